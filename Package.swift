@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Kernels are plain loops over unsafe buffers: overflow checks stop the
+// compiler from vectorising them (platform-notes.md), so release builds of
+// the engine use -Ounchecked. On x86-64 we build for Haswell-class CPUs
+// (AVX2 + FMA, every x86-64 server since 2013); the default SSE2 target turns
+// each fused multiply-add into a call to fmaf.
+#if arch(x86_64)
+let cpuFlags = ["-target-cpu", "haswell"]
+#else
+let cpuFlags: [String] = []
+#endif
+let kernelSettings: [SwiftSetting] = [
+  .unsafeFlags(["-Ounchecked"] + cpuFlags, .when(configuration: .release)),
+  .unsafeFlags(cpuFlags, .when(configuration: .debug)),
+]
+
+let package = Package(
+  name: "ModernCNNs",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "chapter", targets: ["chapter"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+  ],
+  targets: [
+    // C libraries from Debian packages.
+    .systemLibrary(name: "CCmark", pkgConfig: "libcmark", providers: [.apt(["libcmark-dev"])]),
+    .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+    // The deep-learning engine: tensors, autograd, layers, kernels, training.
+    .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
+    // Fashion-MNIST: IDX files, checks, resizing, shuffled batches.
+    .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: kernelSettings),
+    // The chapter format: Markdown cells, parameters, outputs, variants; tangling to Swift.
+    .target(name: "ChapterFormat", dependencies: ["CCmark"]),
+    // Running a section: parameters, cell capture, profiles, reports.
+    .target(
+      name: "Notebook",
+      dependencies: ["ChapterFormat", "CCmark", .product(name: "Yams", package: "Yams")]),
+    // What the book's `d2l` package gives its cells: data loading, train_ch6, plots.
+    .target(name: "D2L", dependencies: ["Engine", "Datasets", "Notebook"], swiftSettings: kernelSettings),
+    // Host tool run by the Tangle plugin: Chapters/*.md -> Swift.
+    .executableTarget(name: "Tangler", dependencies: ["ChapterFormat"]),
+    .plugin(name: "Tangle", capability: .buildTool(), dependencies: ["Tangler"]),
+    // The generated cells of every section (no hand-written cell code here).
+    .target(
+      name: "Chapters", dependencies: ["Engine", "D2L", "Notebook"],
+      swiftSettings: kernelSettings, plugins: ["Tangle"]),
+    .executableTarget(
+      name: "chapter",
+      dependencies: [
+        "Chapters", "Notebook", "Engine", "D2L",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: kernelSettings),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "ChapterFormatTests", dependencies: ["ChapterFormat"]),
+    .testTarget(name: "NotebookTests", dependencies: ["Notebook", "ChapterFormat"]),
+    .testTarget(name: "ChapterCLITests", dependencies: ["Notebook"]),
+  ]
+)
