@@ -11,9 +11,14 @@ let cpuFlags = ["-target-cpu", "haswell"]
 #else
 let cpuFlags: [String] = []
 #endif
+// Swift 5 language mode for the engine, the data loader and the cells: a
+// notebook is single-threaded code over shared mutable state (the current
+// session, the seeded generator), which strict concurrency checking would
+// reject cell by cell.
 let kernelSettings: [SwiftSetting] = [
   .unsafeFlags(["-Ounchecked"] + cpuFlags, .when(configuration: .release)),
   .unsafeFlags(cpuFlags, .when(configuration: .debug)),
+  .swiftLanguageMode(.v5),
 ]
 
 let package = Package(

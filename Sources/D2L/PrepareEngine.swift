@@ -1,0 +1,12 @@
+import Engine
+
+/// Sets the engine up for a run: the seed of every random draw (weights,
+/// shuffling, dropout) and the number of cores used by our loops and OpenBLAS.
+public func prepareEngine(seed: UInt64, threads: Int) {
+  EngineRandom.seed(seed)
+  ComputeThreads.set(threads)
+  currentSeed = seed
+}
+
+/// The seed of the current run, from which data shuffling derives its own.
+nonisolated(unsafe) public private(set) var currentSeed: UInt64 = 0

@@ -1,0 +1,76 @@
+/// Reverse-mode automatic differentiation on a tape of coarse operations.
+///
+/// As in MXNet, operations are recorded only inside `Autograd.record { }`,
+/// which also switches layers such as dropout and batch norm to training
+/// mode; outside it the engine runs in prediction mode and records nothing.
+/// Each recorded operation stores one closure that, given the gradient of its
+/// result, accumulates into its inputs' gradients.
+public enum Autograd {
+  nonisolated(unsafe) public internal(set) static var isRecording = false
+  /// Training mode: dropout drops, batch norm uses batch statistics and
+  /// updates its moving averages.
+  nonisolated(unsafe) public private(set) static var isTraining = false
+
+  nonisolated(unsafe) static var tape: [TapeEntry] = []
+
+  /// Runs `body` recording operations for a later `backward()`, in training
+  /// mode (or prediction mode with `train: false`).
+  public static func record<R>(train: Bool = true, _ body: () throws -> R) rethrows -> R {
+    let (wasRecording, wasTraining) = (isRecording, isTraining)
+    isRecording = true
+    isTraining = train
+    defer { (isRecording, isTraining) = (wasRecording, wasTraining) }
+    return try body()
+  }
+
+  /// Runs `body` in prediction mode without recording.
+  public static func predict<R>(_ body: () throws -> R) rethrows -> R {
+    let (wasRecording, wasTraining) = (isRecording, isTraining)
+    isRecording = false
+    isTraining = false
+    defer { (isRecording, isTraining) = (wasRecording, wasTraining) }
+    return try body()
+  }
+
+  /// Forgets every recorded operation (and the intermediate results they hold).
+  public static func clearTape() { tape.removeAll(keepingCapacity: true) }
+
+  /// Records `output` as computed from `inputs` when recording and some input
+  /// requires a gradient; returns `output`.
+  @inline(__always)
+  static func record(
+    _ output: Tensor, _ inputs: [Tensor], backward: @escaping (Tensor) -> Void
+  ) -> Tensor {
+    guard isRecording, inputs.contains(where: { $0.requiresGrad }) else { return output }
+    output.requiresGrad = true
+    output.isLeaf = false
+    tape.append(TapeEntry(output: output, backward: backward))
+    return output
+  }
+}
+
+struct TapeEntry {
+  let output: Tensor
+  let backward: (Tensor) -> Void
+}
+
+extension Tensor {
+  /// Computes the gradient of this tensor (a scalar, or seeded with ones) with
+  /// respect to every tensor that requires one, accumulating into `grad`,
+  /// then clears the tape.
+  public func backward() {
+    precondition(requiresGrad, "backward() on a tensor that does not depend on any parameter")
+    let seed = gradBuffer()
+    seed.update(repeating: 1, count: count)
+    let wasRecording = Autograd.isRecording
+    Autograd.isRecording = false
+    defer { Autograd.isRecording = wasRecording }
+    for entry in Autograd.tape.reversed() {
+      guard let g = entry.output.grad else { continue }
+      entry.backward(g)
+    }
+    // Intermediate results drop their gradients with the tape.
+    for entry in Autograd.tape where !entry.output.isLeaf { entry.output.grad = nil }
+    Autograd.clearTape()
+  }
+}

@@ -1,0 +1,108 @@
+/// Geometry of a 2-D convolution or pooling window over NCHW input.
+public struct ConvGeometry: Equatable, Sendable {
+  public var channels, height, width: Int
+  public var kernelH, kernelW: Int
+  public var strideH, strideW: Int
+  public var padH, padW: Int
+
+  public var outH: Int { (height + 2 * padH - kernelH) / strideH + 1 }
+  public var outW: Int { (width + 2 * padW - kernelW) / strideW + 1 }
+  /// Rows of the im2col matrix: one per (channel, kernel row, kernel column).
+  public var patchSize: Int { channels * kernelH * kernelW }
+  public var outPixels: Int { outH * outW }
+  public var inPixels: Int { height * width }
+}
+
+/// Unfolds `images` consecutive images into columns: `col[r, b * P + p]` is
+/// input element (c, y*sh - ph + ki, x*sw - pw + kj) of image b, where
+/// r = (c*kh + ki)*kw + kj and p = y*outW + x; zero outside the image.
+/// Batching images side by side gives GEMMs wide enough to reach OpenBLAS's peak.
+func im2col(
+  _ input: UnsafePointer<Float>, images: Int, _ g: ConvGeometry,
+  into col: UnsafeMutablePointer<Float>
+) {
+  let P = g.outPixels
+  let rowLength = images * P
+  nonisolated(unsafe) let captured = (input, col)
+  parallelRanges(g.patchSize, minPerThread: max(1, 4096 / max(rowLength, 1))) { rows in
+    let (input, col) = captured
+    for r in rows {
+      let kj = r % g.kernelW
+      let ki = (r / g.kernelW) % g.kernelH
+      let c = r / (g.kernelW * g.kernelH)
+      for b in 0..<images {
+        let src = input + (b * g.channels + c) * g.inPixels
+        var dst = col + r * rowLength + b * P
+        for y in 0..<g.outH {
+          let iy = y * g.strideH - g.padH + ki
+          if iy < 0 || iy >= g.height {
+            dst.update(repeating: 0, count: g.outW)
+            dst += g.outW
+            continue
+          }
+          let row = src + iy * g.width
+          if g.strideW == 1 {
+            // Contiguous copy between the zero borders.
+            let x0 = max(0, g.padW - kj)
+            let x1 = min(g.outW, g.width + g.padW - kj)
+            if x0 > 0 { dst.update(repeating: 0, count: x0) }
+            if x1 > x0 { dst.advanced(by: x0).update(from: row + (x0 - g.padW + kj), count: x1 - x0) }
+            if x1 < g.outW { dst.advanced(by: max(x1, x0)).update(repeating: 0, count: g.outW - max(x1, x0)) }
+          } else {
+            for x in 0..<g.outW {
+              let ix = x * g.strideW - g.padW + kj
+              dst[x] = ix >= 0 && ix < g.width ? row[ix] : 0
+            }
+          }
+          dst += g.outW
+        }
+      }
+    }
+  }
+}
+
+/// The adjoint of `im2col`: adds each column entry back into the image
+/// element it was copied from (`grad` accumulates).
+func col2im(
+  _ col: UnsafePointer<Float>, images: Int, _ g: ConvGeometry,
+  into grad: UnsafeMutablePointer<Float>
+) {
+  let P = g.outPixels
+  let rowLength = images * P
+  let kk = g.kernelH * g.kernelW
+  nonisolated(unsafe) let captured = (col, grad)
+  // Split by channel: rows of different channels write to disjoint planes.
+  parallelRanges(g.channels, minPerThread: 1) { channels in
+    let (col, grad) = captured
+    for c in channels {
+      for k in 0..<kk {
+        let r = c * kk + k
+        let ki = k / g.kernelW, kj = k % g.kernelW
+        for b in 0..<images {
+          let dst = grad + (b * g.channels + c) * g.inPixels
+          var src = col + r * rowLength + b * P
+          for y in 0..<g.outH {
+            let iy = y * g.strideH - g.padH + ki
+            if iy >= 0 && iy < g.height {
+              let row = dst + iy * g.width
+              if g.strideW == 1 {
+                let x0 = max(0, g.padW - kj)
+                let x1 = min(g.outW, g.width + g.padW - kj)
+                if x1 > x0 {
+                  let d = row + (x0 - g.padW + kj)
+                  for x in 0..<(x1 - x0) { d[x] += src[x0 + x] }
+                }
+              } else {
+                for x in 0..<g.outW {
+                  let ix = x * g.strideW - g.padW + kj
+                  if ix >= 0 && ix < g.width { row[ix] += src[x] }
+                }
+              }
+            }
+            src += g.outW
+          }
+        }
+      }
+    }
+  }
+}

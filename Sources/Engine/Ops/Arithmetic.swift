@@ -1,0 +1,183 @@
+import Foundation
+
+// Differentiable element-wise arithmetic with NumPy broadcasting, and
+// reductions over axes. Section 7.5 builds batch norm from these in a cell,
+// so their gradients must compose correctly.
+
+extension Tensor {
+  /// Accumulates `g` (shaped like a broadcast result) into this tensor's
+  /// gradient, summing over the dimensions this tensor was broadcast along.
+  func accumulateBroadcastGrad(_ g: Tensor) {
+    let dst = gradBuffer()
+    if g.shape == shape {
+      let src = g.data
+      nonisolated(unsafe) let captured = (src, dst)
+      parallelRanges(count, minPerThread: parallelElementThreshold) { r in
+        let (src, dst) = captured
+        for i in r { dst[i] += src[i] }
+      }
+    } else {
+      sumReduce(g.data, shape: g.shape, into: dst, outShape: shape)
+    }
+  }
+}
+
+func broadcastResult(_ a: Tensor, _ b: Tensor, _ op: String) -> Tensor {
+  guard let shape = BroadcastLoop.broadcastShape([a.shape, b.shape]) else {
+    preconditionFailure("cannot broadcast shapes \(a.shape) and \(b.shape) for \(op)")
+  }
+  return Tensor(uninitializedShape: shape)
+}
+
+extension Tensor {
+  public static func + (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastResult(a, b, "+")
+    broadcastBinary(AddFunction.self, a, b, into: out)
+    return Autograd.record(out, [a, b]) { g in
+      if a.requiresGrad { a.accumulateBroadcastGrad(g) }
+      if b.requiresGrad { b.accumulateBroadcastGrad(g) }
+    }
+  }
+
+  public static func - (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastResult(a, b, "-")
+    broadcastBinary(SubtractFunction.self, a, b, into: out)
+    return Autograd.record(out, [a, b]) { g in
+      if a.requiresGrad { a.accumulateBroadcastGrad(g) }
+      if b.requiresGrad {
+        let neg = Tensor(uninitializedShape: g.shape)
+        mapElements(g.data, neg.data, g.count) { -$0 }
+        b.accumulateBroadcastGrad(neg)
+      }
+    }
+  }
+
+  public static func * (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastResult(a, b, "*")
+    broadcastBinary(MultiplyFunction.self, a, b, into: out)
+    return Autograd.record(out, [a, b]) { g in
+      if a.requiresGrad {
+        let t = Tensor(uninitializedShape: g.shape)
+        broadcastBinary(MultiplyFunction.self, g, b, into: t)
+        a.accumulateBroadcastGrad(t)
+      }
+      if b.requiresGrad {
+        let t = Tensor(uninitializedShape: g.shape)
+        broadcastBinary(MultiplyFunction.self, g, a, into: t)
+        b.accumulateBroadcastGrad(t)
+      }
+    }
+  }
+
+  public static func / (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastResult(a, b, "/")
+    broadcastBinary(DivideFunction.self, a, b, into: out)
+    return Autograd.record(out, [a, b]) { g in
+      let gOverB = Tensor(uninitializedShape: g.shape)
+      broadcastBinary(DivideFunction.self, g, b, into: gOverB)
+      if a.requiresGrad { a.accumulateBroadcastGrad(gOverB) }
+      if b.requiresGrad {
+        // d(a/b)/db = -(a/b)/b, and out = a/b: reuse it.
+        let t = Tensor(uninitializedShape: g.shape)
+        broadcastBinary(MultiplyFunction.self, gOverB, out, into: t)
+        mapElements(t.data, t.data, t.count) { -$0 }
+        b.accumulateBroadcastGrad(t)
+      }
+    }
+  }
+
+  public static prefix func - (a: Tensor) -> Tensor { Tensor(scalar: 0) - a }
+
+  public static func + (a: Tensor, s: Float) -> Tensor { a + Tensor(scalar: s) }
+  public static func + (s: Float, a: Tensor) -> Tensor { Tensor(scalar: s) + a }
+  public static func - (a: Tensor, s: Float) -> Tensor { a - Tensor(scalar: s) }
+  public static func - (s: Float, a: Tensor) -> Tensor { Tensor(scalar: s) - a }
+  public static func * (a: Tensor, s: Float) -> Tensor { a * Tensor(scalar: s) }
+  public static func * (s: Float, a: Tensor) -> Tensor { Tensor(scalar: s) * a }
+  public static func / (a: Tensor, s: Float) -> Tensor { a / Tensor(scalar: s) }
+  public static func / (s: Float, a: Tensor) -> Tensor { Tensor(scalar: s) / a }
+
+  /// Applies `f` element-wise; `derivative(x, y)` gives dy/dx from the input and the output.
+  func unary(
+    _ f: @escaping (Float) -> Float, derivative: @escaping (Float, Float) -> Float
+  ) -> Tensor {
+    let out = Tensor(uninitializedShape: shape)
+    mapElements(data, out.data, count, f)
+    return Autograd.record(out, [self]) { [self] g in
+      let dx = Tensor(uninitializedShape: shape)
+      zipElements(data, out.data, dx.data, count, derivative)
+      accumulateElements(dx.data, g.data, into: gradBuffer(), count) { $0 * $1 }
+    }
+  }
+
+  public func sqrt() -> Tensor { unary({ $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
+  public func squared() -> Tensor { unary({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
+  public func exp() -> Tensor { unary({ Foundation.exp($0) }, derivative: { _, y in y }) }
+  public func log() -> Tensor { unary({ Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
+  public func relu() -> Tensor { unary({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+  public func sigmoid() -> Tensor {
+    unary({ 1 / (1 + Foundation.exp(-$0)) }, derivative: { _, y in y * (1 - y) })
+  }
+}
+
+extension Tensor {
+  /// Sum over `axes` (all axes when nil), keeping them as size 1 when `keepDims`.
+  public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
+    reduce(axes: axes, keepDims: keepDims, scale: 1)
+  }
+
+  /// Mean over `axes` (all axes when nil), keeping them as size 1 when `keepDims`.
+  public func mean(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
+    let axes = normalizedAxes(axes)
+    let n = axes.reduce(1) { $0 * shape[$1] }
+    return reduce(axes: axes, keepDims: keepDims, scale: 1 / Float(max(n, 1)))
+  }
+
+  /// Convenience for one axis.
+  public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
+  public func mean(axis: Int, keepDims: Bool = false) -> Tensor { mean(axes: [axis], keepDims: keepDims) }
+
+  func normalizedAxes(_ axes: [Int]?) -> [Int] {
+    guard let axes else { return Array(0..<rank) }
+    return Set(axes.map { a in
+      let b = a < 0 ? a + rank : a
+      precondition(b >= 0 && b < rank, "axis \(a) out of range for shape \(shape)")
+      return b
+    }).sorted()
+  }
+
+  func reduce(axes: [Int]?, keepDims: Bool, scale: Float) -> Tensor {
+    let axes = normalizedAxes(axes)
+    var kept = shape
+    for a in axes { kept[a] = 1 }
+    let outShape = keepDims ? kept : shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
+    let out = Tensor(zeros: outShape)
+    sumReduce(data, shape: shape, into: out.data, outShape: kept)
+    if scale != 1 { mapElements(out.data, out.data, out.count) { $0 * scale } }
+    return Autograd.record(out, [self]) { [self] g in
+      // Spread g back over the reduced axes: grad[i] += scale * g[reduced(i)].
+      let gKept = Tensor(sharing: g, shape: kept)
+      let scaled = scale == 1 ? gKept : gKept * scale
+      _ = gradBuffer()
+      broadcastBinary(AddFunction.self, grad!, scaled, into: grad!)
+    }
+  }
+
+  /// The same elements with another shape; one dimension may be -1 (inferred).
+  public func reshaped(_ newShape: [Int]) -> Tensor {
+    var s = newShape
+    if let i = s.firstIndex(of: -1) {
+      let known = s.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
+      precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+      s[i] = count / known
+    }
+    precondition(s.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+    let out = Tensor(sharing: self, shape: s)
+    return Autograd.record(out, [self]) { [self] g in
+      accumulateBroadcastGrad(Tensor(sharing: g, shape: shape))
+    }
+  }
+
+  /// Flattens all but the first dimension: `[N, ...] -> [N, rest]`.
+  public func flattened() -> Tensor { reshaped([shape.first ?? 1, -1]) }
+}

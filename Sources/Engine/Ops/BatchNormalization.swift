@@ -1,0 +1,92 @@
+/// Batch normalisation over the channel axis (axis 1) of `[N, C]` or
+/// `[N, C, H, W]` input, with per-channel scale `gamma` and shift `beta` (shape `[C]`).
+///
+/// In training mode (inside `Autograd.record`) it normalises with the batch's
+/// mean and (biased) variance and updates the moving statistics in place:
+/// `moving = momentum * moving + (1 - momentum) * batch`. In prediction mode it
+/// uses the moving statistics. Returns a tensor shaped like `x`.
+public func batchNorm(
+  _ x: Tensor, gamma: Tensor, beta: Tensor, movingMean: Tensor, movingVar: Tensor,
+  eps: Float, momentum: Float
+) -> Tensor {
+  precondition(x.rank == 2 || x.rank == 4, "batchNorm expects [N, C] or [N, C, H, W], got \(x.shape)")
+  let n = x.shape[0], c = x.shape[1]
+  let pixels = x.rank == 4 ? x.shape[2] * x.shape[3] : 1
+  precondition(gamma.count == c && beta.count == c && movingMean.count == c && movingVar.count == c,
+    "batchNorm: \(c) channels but parameters of \(gamma.count)")
+  let m = Float(n * pixels)
+  let training = Autograd.isTraining
+  // Per-channel mean and 1/sqrt(var + eps) of this pass.
+  let stats = Tensor(uninitializedShape: [2, c])
+  let mean = stats.data, invStd = stats.data + c
+  let y = Tensor(uninitializedShape: x.shape)
+  nonisolated(unsafe) let p = (x.data, y.data, gamma.data, beta.data, movingMean.data, movingVar.data, mean, invStd)
+  parallelRanges(c) { channels in
+    let (xp, yp, gp, bp, mm, mv, mean, invStd) = p
+    for ch in channels {
+      var mu: Float, variance: Float
+      if training {
+        var s: Float = 0
+        for b in 0..<n { s += vectorSum(xp + (b * c + ch) * pixels, pixels) }
+        mu = s / m
+        var v: Float = 0
+        for b in 0..<n { v += vectorSumOfSquares(xp + (b * c + ch) * pixels, pixels, shift: mu) }
+        variance = v / m
+        mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
+        mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
+      } else {
+        mu = mm[ch]
+        variance = mv[ch]
+      }
+      let inv = 1 / (variance + eps).squareRoot()
+      mean[ch] = mu
+      invStd[ch] = inv
+      let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
+      for b in 0..<n {
+        let src = xp + (b * c + ch) * pixels, dst = yp + (b * c + ch) * pixels
+        for i in 0..<pixels { dst[i] = src[i] * scale + shift }
+      }
+    }
+  }
+  return Autograd.record(y, [x, gamma, beta]) { dy in
+    let dx = x.requiresGrad ? x.gradBuffer() : nil
+    let dgamma = gamma.requiresGrad ? gamma.gradBuffer() : nil
+    let dbeta = beta.requiresGrad ? beta.gradBuffer() : nil
+    nonisolated(unsafe) let q = (x.data, dy.data, gamma.data, dx, dgamma, dbeta, stats)
+    parallelRanges(c) { channels in
+      let (xp, gy, gp, dx, dgamma, dbeta, stats) = q
+      let mean = stats.data, invStd = stats.data + c
+      for ch in channels {
+        let mu = mean[ch], inv = invStd[ch]
+        // Σ dy and Σ dy * xhat, with xhat = (x - mu) * inv.
+        var sumDy: Float = 0, sumDyX: Float = 0
+        for b in 0..<n {
+          let off = (b * c + ch) * pixels
+          sumDy += vectorSum(gy + off, pixels)
+          sumDyX += vectorDot(gy + off, xp + off, pixels)
+        }
+        let sumDyXhat = (sumDyX - mu * sumDy) * inv
+        dgamma?[ch] += sumDyXhat
+        dbeta?[ch] += sumDy
+        guard let dx else { continue }
+        let k = gp[ch] * inv
+        if training {
+          // dx = gamma * inv / m * (m * dy - Σdy - xhat * Σ(dy * xhat))
+          let a = sumDy / m, bcoef = sumDyXhat / m
+          for b in 0..<n {
+            let off = (b * c + ch) * pixels
+            for i in 0..<pixels {
+              let xhat = (xp[off + i] - mu) * inv
+              dx[off + i] += k * (gy[off + i] - a - xhat * bcoef)
+            }
+          }
+        } else {
+          for b in 0..<n {
+            let off = (b * c + ch) * pixels
+            for i in 0..<pixels { dx[off + i] += k * gy[off + i] }
+          }
+        }
+      }
+    }
+  }
+}
