@@ -1,0 +1,28 @@
+# The two entry points of the README: `make run SECTION=7.5` and `make test`.
+# Both install missing Debian packages first (as root), then build in release
+# mode: the engine's kernels are too slow in debug builds to train anything.
+
+SECTION ?= 7.5
+PROFILE ?= quick
+ARGS ?=
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+
+.PHONY: deps build run test clean
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product chapter
+
+run: build
+	.build/release/chapter run $(SECTION) --profile $(PROFILE) $(ARGS)
+
+# Tests build in their own folder: they need -enable-testing, and sharing
+# .build would rebuild everything each time one switches between run and test.
+test: deps
+	$(SWIFT) build -c release --scratch-path .build-test -Xswiftc -enable-testing --build-tests
+	$(SWIFT) test -c release --scratch-path .build-test -Xswiftc -enable-testing --skip-build
+
+clean:
+	rm -rf .build .build-test

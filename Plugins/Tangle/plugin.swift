@@ -1,0 +1,45 @@
+import Foundation
+import PackagePlugin
+
+/// Tangles the package's `Chapters/N.M-slug.md` files into Swift for the target that uses
+/// this plugin: one `<slug>.swift` per chapter plus `AllSections.swift`.
+///
+/// One command handles every chapter, so `AllSections.swift` always lists exactly the
+/// chapters there are; the `.md` files are its inputs, so editing one reruns it, and the
+/// Tangler rewrites only files whose content changed.
+@main
+struct Tangle: BuildToolPlugin {
+  func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
+    let chaptersDir = context.package.directoryURL.appending(path: "Chapters")
+    let chaptersPath = chaptersDir.path(percentEncoded: false)
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: chaptersPath)) ?? []
+    // The plugin cannot use ChapterFormat (plugins depend only on tools), so it repeats
+    // SectionFileName's rule: N.M-slug.md.
+    let chapters = names.filter(isSectionFile).sorted()
+    let inputs = chapters.map { chaptersDir.appending(path: $0) }
+    let outputDir = context.pluginWorkDirectoryURL.appending(path: "Generated")
+    let outputs =
+      chapters.map { outputDir.appending(path: String($0.dropLast(3)) + ".swift") }
+      + [outputDir.appending(path: "AllSections.swift")]
+    return [
+      .buildCommand(
+        displayName: "Tangling \(chapters.count) chapter(s) into Swift",
+        executable: try context.tool(named: "Tangler").url,
+        arguments: ["--output-dir", outputDir.path(percentEncoded: false)]
+          + inputs.map { $0.path(percentEncoded: false) },
+        inputFiles: inputs,
+        outputFiles: outputs)
+    ]
+  }
+
+  /// `N.M-slug.md`: digits with at least one dot, a dash, then letters, digits, `-`, `_`.
+  func isSectionFile(_ name: String) -> Bool {
+    guard name.hasSuffix(".md"), let dash = name.firstIndex(of: "-") else { return false }
+    let number = name[..<dash].split(separator: ".", omittingEmptySubsequences: false)
+    let title = name[name.index(after: dash)...].dropLast(3)
+    return number.count >= 2
+      && number.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+      && !title.isEmpty
+      && title.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+  }
+}
