@@ -1,0 +1,42 @@
+import Datasets
+import Engine
+import Notebook
+
+/// The book's `load_data_fashion_mnist`: shuffled training batches and
+/// in-order test batches of Fashion-MNIST, optionally resized to
+/// `resize`×`resize` (bilinear), pixels scaled to [0, 1].
+///
+/// A run profile may limit how many images are used (`trainSubset`,
+/// `testSubset`); the report says so. Shuffling follows the run's seed.
+///
+/// - Throws: `DataUnavailable` when a file is missing or damaged (the message
+///   names the file and how to install the package).
+public func loadDataFashionMnist(
+  batchSize: Int, resize: Int? = nil
+) throws -> (train: BatchLoader, test: BatchLoader) {
+  let data: (train: LabeledImages, test: LabeledImages)
+  do {
+    data = try FashionMNIST.load()
+  } catch let error as DatasetError {
+    throw DataUnavailable(message: error.description)
+  }
+  let settings = NotebookSession.current?.settings
+  let train = BatchLoader(
+    data.train, batchSize: batchSize, resize: resize, shuffle: true, seed: currentSeed,
+    subset: settings?.trainSubset)
+  let test = BatchLoader(
+    data.test, batchSize: batchSize, resize: resize, shuffle: false, seed: currentSeed,
+    subset: settings?.testSubset)
+  return (train, test)
+}
+
+/// The data set could not be read: bad input to the run, not a failure of a cell's code.
+public struct DataUnavailable: Error, CustomStringConvertible, BadInput {
+  public var message: String
+  public var description: String { message }
+}
+
+extension Batch {
+  /// The images as an `[N, 1, H, W]` tensor.
+  public var tensor: Tensor { Tensor(images, shape: shape) }
+}

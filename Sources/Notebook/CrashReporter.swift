@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Makes a trap inside a cell say where it happened.
+///
+/// A Swift runtime error ends the process with a signal (SIGILL or SIGTRAP), and nothing of
+/// the notebook gets a say. While a section runs we install handlers that write, with
+/// write(2) only (the only safe thing in a signal handler), the cell's output so far and a
+/// message prepared at `beginCell` naming the section, the cell and its `.md` line, then
+/// re-raise the signal with its default action so the exit status stays a crash.
+enum CrashReporter {
+  static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE]
+
+  /// Installs the handlers and an alternate stack (a stack overflow also gets a message).
+  static func install() {
+    guard !state.installed else { return }
+    state.installed = true
+    if state.altStack == nil {
+      let size = 1 << 16
+      let stack = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+      state.altStack = stack
+      var ss = stack_t()
+      ss.ss_sp = stack
+      ss.ss_size = size
+      ss.ss_flags = 0
+      _ = sigaltstack(&ss, nil)
+    }
+    if state.buffer == nil {
+      state.buffer = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 16)
+    }
+    for (i, signo) in signals.enumerated() {
+      var action = sigaction()
+      #if canImport(Glibc)
+        action.__sigaction_handler.sa_handler = crashHandler
+      #else
+        action.__sigaction_u.__sa_handler = crashHandler
+      #endif
+      // SA_RESETHAND: the re-raised signal gets the default action (and a core, if enabled).
+      action.sa_flags = Int32(SA_ONSTACK) | Int32(bitPattern: UInt32(SA_RESETHAND))
+      sigemptyset(&action.sa_mask)
+      var old = sigaction()
+      sigaction(signo, &action, &old)
+      state.previous[i] = old
+    }
+  }
+
+  /// Restores whatever handlers were there before.
+  static func uninstall() {
+    guard state.installed else { return }
+    state.installed = false
+    for (i, signo) in signals.enumerated() {
+      var old = state.previous[i]
+      sigaction(signo, &old, nil)
+    }
+    setCell(message: nil, savedFD: -1, captureFD: -1)
+  }
+
+  /// Prepares the message for the cell that starts now (called outside any handler).
+  static func setCell(message: String?, savedFD: Int32, captureFD: Int32) {
+    // Publish "no message" first so the handler never sees a freed buffer.
+    let old = state.message
+    state.messageLength = 0
+    state.message = nil
+    old?.deallocate()
+    state.savedFD = savedFD
+    state.captureFD = captureFD
+    guard let message else { return }
+    let bytes = Array(message.utf8)
+    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
+    buffer.initialize(from: bytes, count: bytes.count)
+    state.message = buffer
+    state.messageLength = bytes.count
+  }
+
+  struct State {
+    var installed = false
+    var message: UnsafeMutablePointer<UInt8>?
+    var messageLength = 0
+    var savedFD: Int32 = -1
+    var captureFD: Int32 = -1
+    var buffer: UnsafeMutableRawPointer?
+    var altStack: UnsafeMutableRawPointer?
+    var previous: [sigaction] = Array(repeating: sigaction(), count: 5)
+  }
+
+  nonisolated(unsafe) static var state = State()
+}
+
+/// The handler itself: no allocation, no locks, no Swift runtime calls beyond reading the
+/// (already initialised) state.
+private func crashHandler(_ signo: Int32) {
+  let s = CrashReporter.state
+  // stdio is not async-signal-safe, but a Swift runtime error (SIGILL/SIGTRAP) is raised by
+  // Swift code on this thread, never from inside stdio, so flushing cannot deadlock on a lock
+  // this thread holds; it saves what the cell printed just before the trap.
+  if signo == SIGILL || signo == SIGTRAP { fflush(nil) }
+  // Give the terminal what the cell printed before it died: fd 1 still points at the
+  // capture file, so copy it to the real standard output.
+  if s.savedFD >= 0, s.captureFD >= 0, let buffer = s.buffer {
+    var offset: off_t = 0
+    while true {
+      let n = pread(s.captureFD, buffer, 4096, offset)
+      if n <= 0 { break }
+      _ = write(s.savedFD, buffer, n)
+      offset += off_t(n)
+    }
+    _ = dup2(s.savedFD, 1)
+  }
+  if let message = s.message {
+    _ = write(2, message, s.messageLength)
+  }
+  let name: StaticString
+  switch signo {
+  case SIGILL: name = "SIGILL (a Swift runtime error such as an overflow or a failed precondition)\n"
+  case SIGTRAP: name = "SIGTRAP (a Swift runtime error such as an overflow or a failed precondition)\n"
+  case SIGSEGV: name = "SIGSEGV (a bad memory access, or a stack overflow)\n"
+  case SIGBUS: name = "SIGBUS (a bad memory access)\n"
+  case SIGFPE: name = "SIGFPE (an arithmetic error such as an integer division by zero)\n"
+  default: name = "a fatal signal\n"
+  }
+  if s.message != nil {
+    _ = write(2, name.utf8Start, name.utf8CodeUnitCount)
+  }
+  raise(signo)
+}

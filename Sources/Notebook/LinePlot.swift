@@ -1,0 +1,205 @@
+import Foundation
+
+/// A small, self-contained SVG line chart in the style of d2l's training plots: an x axis of
+/// epochs, a y axis from 0, one line per named series with its own colour and dash pattern,
+/// a legend beside the plot. The output depends only on the input (no ids, no dates), so two
+/// runs with the same numbers give byte-identical figures.
+public struct LinePlot: Sendable, Equatable {
+  /// One curve. `x` defaults to 1, 2, 3, ... (epochs).
+  public struct Series: Sendable, Equatable {
+    public var name: String
+    public var values: [Double]
+    public var x: [Double]?
+    public init(name: String, values: [Double], x: [Double]? = nil) {
+      self.name = name
+      self.values = values
+      self.x = x
+    }
+  }
+
+  public var title: String
+  public var xLabel: String
+  public var yLabel: String
+  public var series: [Series]
+  public var width: Int
+  public var height: Int
+
+  public init(
+    title: String, xLabel: String = "epoch", yLabel: String = "", series: [Series],
+    width: Int = 600, height: Int = 340
+  ) {
+    self.title = title
+    self.xLabel = xLabel
+    self.yLabel = yLabel
+    self.series = series
+    self.width = width
+    self.height = height
+  }
+
+  /// The three curves `train_ch6` draws: train loss, train acc, test acc per epoch.
+  public static func trainingCurves(_ summary: TrainingSummary) -> LinePlot {
+    LinePlot(
+      title: summary.network,
+      series: [
+        Series(name: "train loss", values: summary.lossPerEpoch),
+        Series(name: "train acc", values: summary.trainAccuracyPerEpoch),
+        Series(name: "test acc", values: summary.testAccuracyPerEpoch),
+      ])
+  }
+
+  /// d2l's styles, in order: solid blue, dashed magenta, dash-dot green, dotted red, ...
+  static let styles: [(color: String, dash: String?)] = [
+    ("#1f77b4", nil), ("#c2187a", "7 4"), ("#2e7d32", "9 3 2 3"), ("#d62728", "2 3"),
+    ("#ff7f0e", "12 4"), ("#6a3d9a", "4 2 4 6"), ("#8c564b", nil), ("#17becf", "7 4"),
+  ]
+
+  /// The chart as one `<svg>` element (no XML declaration: it is inlined in HTML pages and,
+  /// with the namespace it declares, also valid as an `.svg` file).
+  public func svg() -> String {
+    let legendWidth = series.isEmpty ? 0 : 20 + 30 + 7 * min(series.map(\.name.count).max() ?? 0, 24)
+    let left = 52.0, right = Double(width - legendWidth) - 12, top = 34.0
+    let bottom = Double(height) - 44
+    let points = series.map { s in
+      s.values.enumerated().map { (i, v) in (s.x.flatMap { i < $0.count ? $0[i] : nil } ?? Double(i + 1), v) }
+    }
+    let xs = points.flatMap { $0.map(\.0) }.filter(\.isFinite)
+    let ys = points.flatMap { $0.map(\.1) }.filter(\.isFinite)
+    var xMin = xs.min() ?? 1, xMax = xs.max() ?? 1
+    if xMax - xMin < 1e-12 {
+      xMin = max(xMin - 1, 0)
+      xMax = xMin + 2
+    }
+    let yTicks = Self.niceTicks(max: max(ys.max() ?? 1, 0))
+    let yMax = yTicks.last ?? 1
+    let xTicks = Self.xTicks(xMin, xMax)
+    func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (right - left) }
+    func py(_ y: Double) -> Double { bottom - y / yMax * (bottom - top) }
+
+    var out = ""
+    out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\""
+    out += " viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(Self.escape(title))\""
+    out += " font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+    out += "<title>\(Self.escape(title))</title>\n"
+    out += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"#ffffff\"/>\n"
+    out += "<text x=\"\(Self.n((left + right) / 2))\" y=\"20\" text-anchor=\"middle\""
+    out += " font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
+    // Grid and ticks.
+    out += "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
+    for t in yTicks {
+      out += "<line x1=\"\(Self.n(left))\" y1=\"\(Self.n(py(t)))\" x2=\"\(Self.n(right))\""
+      out += " y2=\"\(Self.n(py(t)))\"/>\n"
+    }
+    for t in xTicks {
+      out += "<line x1=\"\(Self.n(px(t)))\" y1=\"\(Self.n(top))\" x2=\"\(Self.n(px(t)))\""
+      out += " y2=\"\(Self.n(bottom))\"/>\n"
+    }
+    out += "</g>\n"
+    out += "<g fill=\"#333333\">\n"
+    for t in yTicks {
+      out += "<text x=\"\(Self.n(left - 6))\" y=\"\(Self.n(py(t) + 4))\" text-anchor=\"end\">"
+      out += "\(Self.label(t))</text>\n"
+    }
+    for t in xTicks {
+      out += "<text x=\"\(Self.n(px(t)))\" y=\"\(Self.n(bottom + 16))\" text-anchor=\"middle\">"
+      out += "\(Self.label(t))</text>\n"
+    }
+    out += "<text x=\"\(Self.n((left + right) / 2))\" y=\"\(Self.n(bottom + 34))\""
+    out += " text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
+    if !yLabel.isEmpty {
+      out += "<text x=\"14\" y=\"\(Self.n((top + bottom) / 2))\" text-anchor=\"middle\""
+      out += " transform=\"rotate(-90 14 \(Self.n((top + bottom) / 2)))\">"
+      out += "\(Self.escape(yLabel))</text>\n"
+    }
+    out += "</g>\n"
+    out += "<rect x=\"\(Self.n(left))\" y=\"\(Self.n(top))\" width=\"\(Self.n(right - left))\""
+    out += " height=\"\(Self.n(bottom - top))\" fill=\"none\" stroke=\"#555555\"/>\n"
+    // Curves: a NaN breaks the line rather than dragging it to 0.
+    for (i, s) in series.enumerated() {
+      let style = Self.styles[i % Self.styles.count]
+      var d = ""
+      var pen = false
+      var dots: [(Double, Double)] = []
+      for (x, y) in points[i] {
+        guard x.isFinite, y.isFinite else {
+          pen = false
+          continue
+        }
+        d += (pen ? " L" : (d.isEmpty ? "M" : " M")) + "\(Self.n(px(x))) \(Self.n(py(y)))"
+        pen = true
+        dots.append((px(x), py(y)))
+      }
+      let dash = style.dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
+      out += "<g><title>\(Self.escape(s.name))</title>\n"
+      if !d.isEmpty {
+        out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(style.color)\" stroke-width=\"2\"\(dash)/>\n"
+      }
+      // Markers, so that a one-epoch run still shows its points.
+      for (x, y) in dots {
+        out += "<circle cx=\"\(Self.n(x))\" cy=\"\(Self.n(y))\" r=\"2.5\" fill=\"\(style.color)\"/>\n"
+      }
+      out += "</g>\n"
+    }
+    // Legend.
+    if !series.isEmpty {
+      let lx = right + 18
+      out += "<g>\n"
+      for (i, s) in series.enumerated() {
+        let style = Self.styles[i % Self.styles.count]
+        let y = top + 10 + Double(i) * 20
+        let dash = style.dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
+        out += "<line x1=\"\(Self.n(lx))\" y1=\"\(Self.n(y))\" x2=\"\(Self.n(lx + 24))\""
+        out += " y2=\"\(Self.n(y))\" stroke=\"\(style.color)\" stroke-width=\"2\"\(dash)/>\n"
+        out += "<text x=\"\(Self.n(lx + 30))\" y=\"\(Self.n(y + 4))\" fill=\"#333333\">"
+        out += "\(Self.escape(s.name))</text>\n"
+      }
+      out += "</g>\n"
+    }
+    out += "</svg>\n"
+    return out
+  }
+
+  /// 0 and about five round steps up to at least `max` (1, 2, 2.5 or 5 times a power of 10).
+  static func niceTicks(max: Double) -> [Double] {
+    let top = max > 0 && max.isFinite ? max : 1
+    let raw = top / 5
+    let magnitude = pow(10, floor(log10(raw)))
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+    var ticks: [Double] = []
+    var t = 0.0
+    while t < top - step * 1e-9 {
+      ticks.append(t)
+      // Round away binary noise (3 * 0.2 = 0.6000000000000001) so labels and tests see 0.6.
+      t = Double(String(format: "%.12g", Double(ticks.count) * step)) ?? Double(ticks.count) * step
+    }
+    ticks.append(t)
+    return ticks
+  }
+
+  /// Whole-number ticks (epochs), at most about ten.
+  static func xTicks(_ lo: Double, _ hi: Double) -> [Double] {
+    let span = hi - lo
+    let step = max(1, [1.0, 2, 5, 10, 20, 50, 100, 200, 500].first { span / $0 <= 10 } ?? span / 10)
+    var t = (lo / step).rounded(.up) * step
+    var ticks: [Double] = []
+    while t <= hi + 1e-9 {
+      ticks.append(t)
+      t += step
+    }
+    return ticks
+  }
+
+  /// Coordinates with one decimal, so output is stable and small.
+  static func n(_ v: Double) -> String {
+    let s = String(format: "%.1f", v)
+    return s.hasSuffix(".0") ? String(s.dropLast(2)) : s
+  }
+
+  static func label(_ v: Double) -> String {
+    if v == v.rounded() && abs(v) < 1e9 { return String(Int(v)) }
+    var s = String(format: "%.3f", v)
+    while s.hasSuffix("0") { s.removeLast() }
+    return s
+  }
+
+  static func escape(_ s: String) -> String { HTML.escape(s) }
+}

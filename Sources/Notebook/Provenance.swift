@@ -1,0 +1,79 @@
+import Foundation
+
+/// Where and when a run happened, for the top of its report: the project's commit, the
+/// date, the machine.
+public struct Provenance: Sendable, Equatable {
+  /// `git rev-parse --short HEAD` of the repository holding the chapter, with
+  /// ` (modified)` when tracked files differ from it; `unknown` outside a repository.
+  public var commit: String
+  /// UTC, `2025-05-01 14:03 UTC`.
+  public var date: String
+  /// CPU model and core count, e.g. `AMD EPYC 7B13, 2 cores`.
+  public var machine: String
+
+  public init(commit: String, date: String, machine: String) {
+    self.commit = commit
+    self.date = date
+    self.machine = machine
+  }
+
+  /// Collects the facts for a chapter at `sourcePath` (run it before output is captured:
+  /// it starts `git`).
+  public static func collect(sourcePath: String, now: Date = Date()) -> Provenance {
+    let folder = (sourcePath as NSString).deletingLastPathComponent
+    var commit = "unknown"
+    if let head = run(["git", "rev-parse", "--short", "HEAD"], in: folder), !head.isEmpty {
+      commit = head
+      if let changes = run(["git", "status", "--porcelain", "--untracked-files=no"], in: folder),
+        !changes.isEmpty
+      {
+        commit += " (modified)"
+      }
+    }
+    return Provenance(commit: commit, date: format(now), machine: machineDescription())
+  }
+
+  static func format(_ date: Date) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
+    return f.string(from: date)
+  }
+
+  static func machineDescription() -> String {
+    var model = "unknown CPU"
+    if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
+      for line in info.split(separator: "\n") where line.hasPrefix("model name") {
+        if let colon = line.firstIndex(of: ":") {
+          model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        break
+      }
+    }
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    return "\(model), \(cores) core\(cores == 1 ? "" : "s")"
+  }
+
+  /// Runs a command in `folder`; its trimmed standard output, or `nil` if it failed.
+  static func run(_ arguments: [String], in folder: String) -> String? {
+    guard FileManager.default.fileExists(atPath: folder) else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    do {
+      try process.run()
+    } catch {
+      return nil
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+}

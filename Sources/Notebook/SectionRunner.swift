@@ -1,0 +1,122 @@
+import ChapterFormat
+import Foundation
+
+/// What a run produced and how the command should exit.
+public struct RunResult: Sendable {
+  /// 0: every cell ran; 1: a cell failed (the reports say which and why); 2: a cell threw a
+  /// `BadInput` error (a missing data set, say): the input was bad, not the code.
+  public var exitCode: Int32
+  public var htmlPath: String
+  public var markdownPath: String
+  public var figurePaths: [String]
+  public var records: [CellRecord]
+  public var trainings: [TrainingSummary]
+  /// The failing cell's id, if any.
+  public var failedCell: String?
+  /// For the terminal: which cell failed, where, and why (`nil` when all went well).
+  public var failureMessage: String?
+}
+
+/// Runs one section: checks everything first (`plan`), then runs the cells with output
+/// capture and crash reporting, then writes the reports.
+///
+/// Bad input (unknown profile, parameter or variant, a value of the wrong type or out of
+/// range, bad front matter, an unwritable output folder) throws `ChapterError` or
+/// `NotebookError` before any cell runs: exit code 2. A cell that throws is not an error of
+/// the runner: it is recorded at its cell, the report is written, and the result says 1.
+public enum SectionRunner {
+  /// Parses and checks; runs nothing. Also makes sure the output folder is writable.
+  public static func plan(_ program: SectionProgram, options: RunOptions) throws -> RunPlan {
+    let plan = try RunPlan(program: program, options: options)
+    try AtomicFile.prepareFolder(options.outputDirectory)
+    return plan
+  }
+
+  /// `plan` then `run(plan)`.
+  public static func run(_ program: SectionProgram, options: RunOptions) throws -> RunResult {
+    try run(plan(program, options: options))
+  }
+
+  /// Runs a checked plan and writes `<slug>.html`, `<slug>.md`, `<slug>-figN.svg` and
+  /// `<slug>.json` (the run's summary, read by the index and `chapter list`).
+  public static func run(_ plan: RunPlan) throws -> RunResult {
+    let program = plan.program
+    let options = plan.options
+    let provenance = Provenance.collect(sourcePath: program.sourcePath)
+    let session = NotebookSession(plan: plan, echo: !options.quiet)
+
+    let previous = NotebookSession.current
+    NotebookSession.current = session
+    CrashReporter.install()
+    let start = ProgressBar.now()
+    var badInput = false
+    do {
+      try program.run(session)
+      session.endCell()
+    } catch {
+      session.fail(error)
+      badInput = error is BadInput
+    }
+    let total = ProgressBar.now() - start
+    CrashReporter.uninstall()
+    NotebookSession.current = previous
+
+    let navigation = ReportNavigation(
+      previous: ReportNavigation.neighbours(of: program.slug, in: options.sections).previous,
+      next: ReportNavigation.neighbours(of: program.slug, in: options.sections).next,
+      index: !options.sections.isEmpty)
+    let model = ReportModel(
+      session: session, provenance: provenance, totalSeconds: total, navigation: navigation)
+    let paths = try writeReports(model, slug: program.slug, folder: options.outputDirectory)
+
+    let record = RunRecord(model: model)
+    try record.write(to: options.outputDirectory)
+    if !options.sections.isEmpty {
+      try SectionIndex.write(sections: options.sections, folder: options.outputDirectory)
+    }
+
+    let failed = session.failedCell
+    var message: String?
+    if let failed, case .failed(let text) = failed.status {
+      let place = failed.line > 0 ? "\(plan.document.path):\(failed.line)" : plan.document.path
+      message = "cell '\(failed.id)' (\(place)) failed: \(text)"
+    } else if let text = session.sectionError {
+      message = "section \(program.number) failed: \(text)"
+    }
+    return RunResult(
+      exitCode: model.succeeded ? 0 : (badInput ? 2 : 1), htmlPath: paths.html,
+      markdownPath: paths.markdown, figurePaths: paths.figures, records: session.records,
+      trainings: session.trainings, failedCell: failed?.id, failureMessage: message)
+  }
+
+  static func writeReports(_ model: ReportModel, slug: String, folder: String) throws
+    -> (html: String, markdown: String, figures: [String])
+  {
+    let html = folder + "/" + slug + ".html"
+    let markdown = folder + "/" + slug + ".md"
+    let (text, figures) = MarkdownReport.render(model) { "\(slug)-fig\($0).svg" }
+    var figurePaths: [String] = []
+    // Figures first: once the Markdown appears, the files it links are there.
+    for f in figures {
+      let path = folder + "/" + f.name
+      try AtomicFile.write(f.svg, to: path)
+      figurePaths.append(path)
+    }
+    try AtomicFile.write(text, to: markdown)
+    try AtomicFile.write(HTMLReport.render(model), to: html)
+    removeStaleFigures(slug: slug, keep: figures.count, folder: folder)
+    return (html, markdown, figurePaths)
+  }
+
+  /// A previous run with more figures left `<slug>-figN.svg` files nothing links any more.
+  static func removeStaleFigures(slug: String, keep: Int, folder: String) {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+    let prefix = slug + "-fig"
+    for name in names where name.hasPrefix(prefix) && name.hasSuffix(".svg") {
+      let number = name.dropFirst(prefix.count).dropLast(4)
+      if let n = Int(number), n > keep {
+        try? FileManager.default.removeItem(atPath: folder + "/" + name)
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Chapters
+import D2L
+import Foundation
+import Notebook
+
+/// `chapter`: runs the sections of the chapter and lists them. All logic lives in Notebook;
+/// this file parses arguments and maps errors to exit codes (0 ok, 1 a cell failed, 2 bad
+/// usage or input — ArgumentParser's own usage errors included, which it would make 64).
+@main
+struct Chapter: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "chapter",
+    abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
+    subcommands: [Run.self, List.self])
+
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch let code as ExitCode {
+      Foundation.exit(code.rawValue)
+    } catch {
+      if let message = NotebookError.inputErrorDescription(error) {
+        FileHandle.standardError.write(Data(("chapter: " + message + "\n").utf8))
+        Foundation.exit(2)
+      }
+      if exitCode(for: error) == .success {
+        exit(withError: error)  // --help, --version
+      }
+      FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+      Foundation.exit(2)
+    }
+  }
+}
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run one section and write Output/<section>.html and .md.")
+
+  @Argument(help: "The section: its number (7.5), slug (batch-norm, 7.5-batch-norm) or .md path.")
+  var section: String
+
+  @Option(help: "Run profile: book (the book's settings), quick (default) or smoke.")
+  var profile: String?
+
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("Override a cell parameter (repeatable), e.g. --set lr=0.5.", valueName: "name=value"))
+  var sets: [String] = []
+
+  @Option(help: "Run an exercise's variant block.")
+  var variant: String?
+
+  @Option(help: "Seed of weight init, shuffling and dropout.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads for the engine (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(help: "Folder of the reports.")
+  var output: String = "Output"
+
+  @Flag(help: "No cell output on the terminal, no progress bar.")
+  var quiet = false
+
+  func validate() throws {
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+  }
+
+  func run() throws {
+    let catalog = SectionCatalog(Chapters.allSections)
+    let program = try catalog.find(section)
+    let options = RunOptions(
+      profile: profile, overrides: try RunOptions.parseSetArguments(sets), variant: variant,
+      seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
+      sections: catalog.links())
+    // Everything is checked before the engine starts: bad input exits 2 having run nothing.
+    let plan = try SectionRunner.plan(program, options: options)
+    D2L.prepareEngine(seed: seed, threads: threads)
+    let result = try SectionRunner.run(plan)
+    // The failure goes to standard error even when quiet: the exit code alone says too little.
+    if let failure = result.failureMessage {
+      FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
+    }
+    if !quiet {
+      let note = "chapter: wrote \(result.htmlPath) and \(result.markdownPath)\n"
+      FileHandle.standardError.write(Data(note.utf8))
+    }
+    if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+  }
+}
+
+struct List: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "List the sections with their titles and last runs.")
+
+  @Option(help: "Folder of the reports (for the last runs).")
+  var output: String = "Output"
+
+  func run() throws {
+    print(SectionCatalog(Chapters.allSections).listing(outputFolder: output), terminator: "")
+  }
+}
