@@ -26,6 +26,7 @@ public func conv2d(
   let isPointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
     && g.padH == 0 && g.padW == 0
   let biasPointer = b.map { UnsafePointer($0.data) }
+  FLOPCounter.add(2 * n * o * K * P)
 
   if isPointwise {
     // A 1x1 convolution is a plain product per image: no unfolding needed.

@@ -7,6 +7,7 @@ public func dense(_ x: Tensor, weight w: Tensor, bias b: Tensor?, activation: Ac
     "dense: input \(x.shape) does not match weight \(w.shape)")
   let n = x.shape[0], inF = w.shape[1], outF = w.shape[0]
   let y = Tensor(uninitializedShape: [n, outF])
+  FLOPCounter.add(2 * n * inF * outF)
   gemm(transB: true, m: n, n: outF, k: inF, x.data, lda: inF, w.data, ldb: inF, y.data, ldc: outF)
   if b != nil || activation != .none {
     let bp = b.map { UnsafePointer($0.data) }
