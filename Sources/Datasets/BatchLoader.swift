@@ -1,0 +1,253 @@
+import Foundation
+
+/// One minibatch: `count` images laid out N x 1 x H x W (grey level / 255) and their labels.
+public struct Batch: Sendable {
+  /// `count * height * width` floats, image after image, each row-major.
+  public let images: [Float]
+  /// The class of each image.
+  public let labels: [Int32]
+  /// The number of images; the last batch of an epoch may hold fewer than the batch size.
+  public let count: Int
+  public let height: Int
+  public let width: Int
+  /// Where each image sits in the loader's `LabeledImages`.
+  public let indices: [Int]
+
+  /// The NCHW shape of `images`.
+  public var shape: [Int] { [count, 1, height, width] }
+}
+
+/// Minibatches over a `LabeledImages`, like Gluon's `DataLoader` with the book's `Resize` and
+/// `ToTensor` transforms: optionally resized, optionally shuffled anew each epoch, the last
+/// partial batch kept. A background thread prepares the next batches while the caller trains.
+///
+/// The order of epoch `e` depends only on `seed` and `e`, and the output never depends on
+/// timing, so a run is reproducible. `subset` keeps a fixed, seeded random sample of the
+/// images (all classes, in practice), for quick runs.
+///
+/// ```swift
+/// let loader = BatchLoader(train, batchSize: 256, resize: 96, shuffle: true, seed: 42)
+/// for epoch in 0..<10 {
+///   for batch in loader.epoch(epoch) { ... }
+/// }
+/// ```
+public final class BatchLoader: Sendable {
+  /// The images batches are drawn from.
+  public let data: LabeledImages
+  public let batchSize: Int
+  public let shuffle: Bool
+  public let seed: UInt64
+  /// The height and width of the images in each batch.
+  public let imageHeight: Int
+  public let imageWidth: Int
+  /// The images in use, ascending: all of them, or the subset.
+  public let indices: [Int]
+  /// How many batches are prepared ahead of the consumer.
+  public let prefetch: Int
+  let plan: ImageResize.BilinearPlan?
+  let producers = ProducerCount()
+
+  /// - Parameters:
+  ///   - resize: the side of the square output images; nil (or the images' own size) keeps
+  ///     them as they are.
+  ///   - subset: use only this many images, the first of a permutation drawn from `seed`;
+  ///     nil, or more than there are, uses all.
+  ///   - prefetch: batches prepared ahead (2 or 3 hide the preparation behind training).
+  public init(
+    _ data: LabeledImages, batchSize: Int, resize: Int? = nil, shuffle: Bool,
+    seed: UInt64 = 0, subset: Int? = nil, prefetch: Int = 2
+  ) {
+    precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
+    precondition(resize.map { $0 > 0 } ?? true, "resize must be positive")
+    precondition(subset.map { $0 >= 0 } ?? true, "subset must not be negative")
+    precondition(prefetch > 0, "prefetch must be positive")
+    self.data = data
+    self.batchSize = batchSize
+    self.shuffle = shuffle
+    self.seed = seed
+    self.prefetch = prefetch
+    imageHeight = resize ?? data.rows
+    imageWidth = resize ?? data.cols
+    if imageHeight == data.rows && imageWidth == data.cols {
+      plan = nil
+    } else {
+      plan = ImageResize.BilinearPlan(
+        inputHeight: data.rows, inputWidth: data.cols,
+        outputHeight: imageHeight, outputWidth: imageWidth)
+    }
+    if let subset, subset < data.count {
+      // A stream of its own, so the subset does not follow the epoch orders.
+      var rng = SplitMix64(seed: SplitMix64.mix(seed ^ 0x5AB5_E75E_ED00_0001))
+      var all = Array(0..<data.count)
+      rng.shuffle(&all)
+      indices = all[..<subset].sorted()
+    } else {
+      indices = Array(0..<data.count)
+    }
+  }
+
+  /// The number of examples an epoch yields.
+  public var numberOfExamples: Int { indices.count }
+
+  /// The number of batches in an epoch, the last one possibly partial.
+  public var numberOfBatches: Int { (indices.count + batchSize - 1) / batchSize }
+
+  /// The order in which epoch `epoch` visits the examples (indices into `data`).
+  public func order(epoch: Int) -> [Int] {
+    guard shuffle else { return indices }
+    var rng = SplitMix64(seed: seed ^ SplitMix64.mix(UInt64(bitPattern: Int64(epoch))))
+    var order = indices
+    rng.shuffle(&order)
+    return order
+  }
+
+  /// The batches of epoch `epoch`, for `for batch in loader.epoch(e)`. Iterating starts the
+  /// background thread; leaving the loop early stops it.
+  public func epoch(_ epoch: Int) -> Epoch { Epoch(loader: self, number: epoch) }
+
+  /// Prepares batch `b` of an epoch whose order is `order`.
+  func makeBatch(_ b: Int, order: [Int]) -> Batch {
+    let start = b * batchSize
+    let batchIndices = Array(order[start..<min(start + batchSize, order.count)])
+    let n = batchIndices.count
+    let inputSize = data.rows * data.cols
+    let outputSize = imageHeight * imageWidth
+    let images = [Float](unsafeUninitializedCapacity: n * outputSize) { out, initialized in
+      data.pixels.withUnsafeBufferPointer { pixels in
+        for (slot, index) in batchIndices.enumerated() {
+          let src = pixels.baseAddress! + index * inputSize
+          let dst = out.baseAddress! + slot * outputSize
+          if let plan {
+            plan.apply(src, into: dst)
+          } else {
+            for i in 0..<inputSize { dst[i] = Float(src[i]) / 255 }
+          }
+        }
+      }
+      initialized = n * outputSize
+    }
+    let labels = batchIndices.map { Int32(data.labels[$0]) }
+    return Batch(
+      images: images, labels: labels, count: n, height: imageHeight, width: imageWidth,
+      indices: batchIndices)
+  }
+
+  /// The batches of one epoch.
+  public struct Epoch: Sequence, Sendable {
+    public let loader: BatchLoader
+    public let number: Int
+
+    public var underestimatedCount: Int { loader.numberOfBatches }
+
+    public func makeIterator() -> BatchIterator { BatchIterator(loader: loader, epoch: number) }
+  }
+}
+
+/// Hands out the batches of one epoch as a background thread prepares them. Dropping the
+/// iterator (leaving a `for` loop early) stops the thread and waits for it to end, so nothing
+/// outlives the loop.
+public final class BatchIterator: IteratorProtocol {
+  private let pipe: BatchPipe
+  private let total: Int
+  private var delivered = 0
+
+  init(loader: BatchLoader, epoch: Int) {
+    total = loader.numberOfBatches
+    pipe = BatchPipe(capacity: loader.prefetch)
+    let pipe = self.pipe
+    let order = loader.order(epoch: epoch)
+    let total = self.total
+    loader.producers.change(by: 1)
+    let thread = Thread {
+      for b in 0..<total {
+        if pipe.isCancelled { break }
+        if !pipe.put(loader.makeBatch(b, order: order)) { break }
+      }
+      loader.producers.change(by: -1)
+      pipe.finish()
+    }
+    thread.name = "BatchLoader epoch \(epoch)"
+    thread.start()
+  }
+
+  deinit { pipe.cancelAndWait() }
+
+  public func next() -> Batch? {
+    guard delivered < total else { return nil }
+    delivered += 1
+    // The producer makes exactly `total` batches unless cancelled, which only deinit does.
+    return pipe.take()
+  }
+}
+
+/// A bounded queue between one producer thread and one consumer, plus the stop handshake.
+final class BatchPipe: @unchecked Sendable {
+  private let condition = NSCondition()
+  private var queue: [Batch] = []
+  private let capacity: Int
+  private var cancelled = false
+  private var finished = false
+
+  init(capacity: Int) { self.capacity = capacity }
+
+  var isCancelled: Bool {
+    condition.lock()
+    defer { condition.unlock() }
+    return cancelled
+  }
+
+  /// Waits for room; false if the consumer went away meanwhile.
+  func put(_ batch: Batch) -> Bool {
+    condition.lock()
+    defer { condition.unlock() }
+    while queue.count >= capacity && !cancelled { condition.wait() }
+    if cancelled { return false }
+    queue.append(batch)
+    condition.broadcast()
+    return true
+  }
+
+  func take() -> Batch {
+    condition.lock()
+    defer { condition.unlock() }
+    while queue.isEmpty { condition.wait() }
+    let batch = queue.removeFirst()
+    condition.broadcast()
+    return batch
+  }
+
+  /// Called by the producer as its last act.
+  func finish() {
+    condition.lock()
+    finished = true
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  func cancelAndWait() {
+    condition.lock()
+    cancelled = true
+    queue.removeAll()
+    condition.broadcast()
+    while !finished { condition.wait() }
+    condition.unlock()
+  }
+}
+
+/// The number of producer threads of a loader still running (tests check none is left).
+final class ProducerCount: @unchecked Sendable {
+  private let lock = NSLock()
+  private var count = 0
+
+  func change(by delta: Int) {
+    lock.lock()
+    count += delta
+    lock.unlock()
+  }
+
+  var value: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return count
+  }
+}
