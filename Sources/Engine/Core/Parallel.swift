@@ -1,16 +1,17 @@
 import COpenBLAS
 import Foundation
 
-/// How many cores the engine uses, for its own loops and for OpenBLAS. The
-/// two never run at the same time: our loops run between GEMM calls, so the
+/// How many cores the engine uses. All parallelism is ours: OpenBLAS is
+/// kept to one thread per call and large GEMMs are split across our threads
+/// (`gemm`), so OpenBLAS's idle threads never spin against our loops and the
 /// cores are never oversubscribed.
 public enum ComputeThreads {
   nonisolated(unsafe) public private(set) static var count = 1
 
-  /// Sets the thread count for the engine's loops and for OpenBLAS.
+  /// Sets the thread count for the engine's loops and GEMM splitting.
   public static func set(_ n: Int) {
     count = max(1, n)
-    openblas_set_num_threads(Int32(count))
+    openblas_set_num_threads(1)
   }
 }
 

@@ -1,8 +1,13 @@
 import COpenBLAS
+import Foundation
 
 /// Row-major single-precision matrix product through OpenBLAS:
 /// `C = alpha * op(A) * op(B) + beta * C`, with op(A) of shape m×k and op(B) k×n.
-@inline(__always)
+///
+/// OpenBLAS runs single-threaded (see `ComputeThreads.set`); large products
+/// are split here into one block of C per thread. OpenBLAS's own threads
+/// spin in `sched_yield` between calls, which on two cores starved our
+/// element-wise loops (a quarter of all cycles in a LeNet profile).
 func gemm(
   transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
   alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int,
@@ -10,6 +15,38 @@ func gemm(
   beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
   if m == 0 || n == 0 { return }
+  let threads = ComputeThreads.count
+  // Below ~1 M multiply-adds a second thread costs more than it brings.
+  let splitColumns = n >= m
+  let extent = splitColumns ? n : m
+  let parts = m * n * k < (1 << 20) ? 1 : min(threads, extent / 16)
+  if parts <= 1 {
+    sgemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    return
+  }
+  nonisolated(unsafe) let pointers = (a, b, c)
+  DispatchQueue.concurrentPerform(iterations: parts) { t in
+    let (a, b, c) = pointers
+    // Block boundaries on multiples of 16 keep each block's stores aligned.
+    let lo = (extent * t / parts) & ~15
+    let hi = t == parts - 1 ? extent : (extent * (t + 1) / parts) & ~15
+    if hi <= lo { return }
+    if splitColumns {
+      let bBlock = transB ? b + lo * ldb : b + lo
+      sgemmCall(transA, transB, m, hi - lo, k, alpha, a, lda, bBlock, ldb, beta, c + lo, ldc)
+    } else {
+      let aBlock = transA ? a + lo : a + lo * lda
+      sgemmCall(transA, transB, hi - lo, n, k, alpha, aBlock, lda, b, ldb, beta, c + lo * ldc, ldc)
+    }
+  }
+}
+
+@inline(__always)
+private func sgemmCall(
+  _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+  _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+  _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
   cblas_sgemm(
     CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,

@@ -97,27 +97,57 @@ extension Tensor {
   public static func / (a: Tensor, s: Float) -> Tensor { a / Tensor(scalar: s) }
   public static func / (s: Float, a: Tensor) -> Tensor { Tensor(scalar: s) / a }
 
-  /// Applies `f` element-wise; `derivative(x, y)` gives dy/dx from the input and the output.
-  func unary(
-    _ f: @escaping (Float) -> Float, derivative: @escaping (Float, Float) -> Float
-  ) -> Tensor {
+  /// Applies `F` element-wise. Generic rather than closure-based, so that the
+  /// loops are specialised and the function inlined into them.
+  func unary<F: UnaryFunction>(_: F.Type) -> Tensor {
     let out = Tensor(uninitializedShape: shape)
-    mapElements(data, out.data, count, f)
+    mapElements(data, out.data, count) { F.value($0) }
     return Autograd.record(out, [self]) { [self] g in
-      let dx = Tensor(uninitializedShape: shape)
-      zipElements(data, out.data, dx.data, count, derivative)
-      accumulateElements(dx.data, g.data, into: gradBuffer(), count) { $0 * $1 }
+      nonisolated(unsafe) let p = (data, out.data, g.data, gradBuffer())
+      parallelRanges(count, minPerThread: parallelElementThreshold) { r in
+        let (x, y, g, dx) = p
+        for i in r { dx[i] += g[i] * F.derivative(x: x[i], y: y[i]) }
+      }
     }
   }
 
-  public func sqrt() -> Tensor { unary({ $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
-  public func squared() -> Tensor { unary({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
-  public func exp() -> Tensor { unary({ Foundation.exp($0) }, derivative: { _, y in y }) }
-  public func log() -> Tensor { unary({ Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
-  public func relu() -> Tensor { unary({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
-  public func sigmoid() -> Tensor {
-    unary({ 1 / (1 + Foundation.exp(-$0)) }, derivative: { _, y in y * (1 - y) })
-  }
+  public func sqrt() -> Tensor { unary(SquareRootFunction.self) }
+  public func squared() -> Tensor { unary(SquareFunction.self) }
+  public func exp() -> Tensor { unary(ExpFunction.self) }
+  public func log() -> Tensor { unary(LogFunction.self) }
+  public func relu() -> Tensor { unary(ReLUFunction.self) }
+  public func sigmoid() -> Tensor { unary(SigmoidFunction.self) }
+}
+
+/// A differentiable scalar function; `derivative` gets the input and the output.
+protocol UnaryFunction {
+  static func value(_ x: Float) -> Float
+  static func derivative(x: Float, y: Float) -> Float
+}
+
+enum SquareRootFunction: UnaryFunction {
+  @inline(__always) static func value(_ x: Float) -> Float { x.squareRoot() }
+  @inline(__always) static func derivative(x: Float, y: Float) -> Float { 0.5 / y }
+}
+enum SquareFunction: UnaryFunction {
+  @inline(__always) static func value(_ x: Float) -> Float { x * x }
+  @inline(__always) static func derivative(x: Float, y: Float) -> Float { 2 * x }
+}
+enum ExpFunction: UnaryFunction {
+  @inline(__always) static func value(_ x: Float) -> Float { Foundation.exp(x) }
+  @inline(__always) static func derivative(x: Float, y: Float) -> Float { y }
+}
+enum LogFunction: UnaryFunction {
+  @inline(__always) static func value(_ x: Float) -> Float { Foundation.log(x) }
+  @inline(__always) static func derivative(x: Float, y: Float) -> Float { 1 / x }
+}
+enum ReLUFunction: UnaryFunction {
+  @inline(__always) static func value(_ x: Float) -> Float { max(x, 0) }
+  @inline(__always) static func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
+}
+enum SigmoidFunction: UnaryFunction {
+  @inline(__always) static func value(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
+  @inline(__always) static func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
 }
 
 extension Tensor {
