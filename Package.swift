@@ -59,7 +59,7 @@ let package = Package(
     .executableTarget(
       name: "chapter",
       dependencies: [
-        "Chapters", "Notebook", "Engine", "D2L",
+        "Chapters", "Notebook", "ChapterFormat", "Engine", "D2L",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

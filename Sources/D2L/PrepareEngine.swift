@@ -5,6 +5,9 @@ import Engine
 public func prepareEngine(seed: UInt64, threads: Int) {
   EngineRandom.seed(seed)
   ComputeThreads.set(threads)
+  // Layer names (conv0, pool1, ...) count from zero in every run, so that
+  // printouts are the same in `chapter run` and `chapter check`.
+  ModuleNames.reset()
   currentSeed = seed
 }
 

@@ -19,6 +19,8 @@ public struct RunOptions: Sendable {
   /// Every section of the book in order, for the report's previous/next links and the
   /// index page; empty: no neighbours, and no index is written.
   public var sections: [SectionLink]
+  /// `chapter check`: run the cells but skip training (see `RunSettings.skipTraining`).
+  public var skipTraining = false
 
   public init(
     profile: String? = nil, overrides: [String: String] = [:], variant: String? = nil,
@@ -66,6 +68,9 @@ public struct RunSettings: Sendable, Equatable {
   /// Number of test images to use; `nil` means all 10,000.
   public var testSubset: Int?
   public var quiet: Bool
+  /// Set by `chapter check`: training functions return at once without training, so that
+  /// the cells' checked outputs (shapes, summaries) are verified in seconds.
+  public var skipTraining = false
 
   public init(
     profile: String = "book", seed: UInt64 = 0, threads: Int = 1, trainSubset: Int? = nil,
@@ -111,7 +116,7 @@ public struct RunPlan: Sendable {
   public let document: ChapterDocument
   public let frontMatter: FrontMatter
   public let title: String
-  public let settings: RunSettings
+  public var settings: RunSettings
   public let parameters: [ParameterInfo]
   public let overrides: [String: ParameterOverride]
   public let options: RunOptions
@@ -162,6 +167,7 @@ public struct RunPlan: Sendable {
     var overrides: [String: ParameterOverride] = [:]
     var settings = RunSettings(
       profile: profileName, seed: options.seed, threads: options.threads, quiet: options.quiet)
+    settings.skipTraining = options.skipTraining
 
     func describe(_ info: ParameterInfo) -> String {
       let d = info.declarations[0]

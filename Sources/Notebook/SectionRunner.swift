@@ -17,6 +17,15 @@ public struct RunResult: Sendable {
   public var failureMessage: String?
 }
 
+/// The outcome of `chapter check` for one section.
+public struct CheckResult: Sendable {
+  /// 0: every checked block matched; 1: a mismatch or a failed cell; 2: bad input.
+  public var exitCode: Int32
+  public var checkedBlocks: Int
+  public var mismatches: [OutputMismatch]
+  public var failureMessage: String?
+}
+
 /// Runs one section: checks everything first (`plan`), then runs the cells with output
 /// capture and crash reporting, then writes the reports.
 ///
@@ -43,23 +52,7 @@ public enum SectionRunner {
     let program = plan.program
     let options = plan.options
     let provenance = Provenance.collect(sourcePath: program.sourcePath)
-    let session = NotebookSession(plan: plan, echo: !options.quiet)
-
-    let previous = NotebookSession.current
-    NotebookSession.current = session
-    CrashReporter.install()
-    let start = ProgressBar.now()
-    var badInput = false
-    do {
-      try program.run(session)
-      session.endCell()
-    } catch {
-      session.fail(error)
-      badInput = error is BadInput
-    }
-    let total = ProgressBar.now() - start
-    CrashReporter.uninstall()
-    NotebookSession.current = previous
+    let (session, total, badInput) = execute(plan)
 
     let navigation = ReportNavigation(
       previous: ReportNavigation.neighbours(of: program.slug, in: options.sections).previous,
@@ -76,17 +69,59 @@ public enum SectionRunner {
     }
 
     let failed = session.failedCell
-    var message: String?
-    if let failed, case .failed(let text) = failed.status {
-      let place = failed.line > 0 ? "\(plan.document.path):\(failed.line)" : plan.document.path
-      message = "cell '\(failed.id)' (\(place)) failed: \(text)"
-    } else if let text = session.sectionError {
-      message = "section \(program.number) failed: \(text)"
-    }
+    let message = failureMessage(session, plan)
     return RunResult(
       exitCode: model.succeeded ? 0 : (badInput ? 2 : 1), htmlPath: paths.html,
       markdownPath: paths.markdown, figurePaths: paths.figures, records: session.records,
       trainings: session.trainings, failedCell: failed?.id, failureMessage: message)
+  }
+
+  /// Runs the cells of a checked plan: sets `NotebookSession.current`, installs the crash
+  /// reporter, records a thrown error at its cell.
+  static func execute(_ plan: RunPlan) -> (session: NotebookSession, seconds: Double, badInput: Bool) {
+    let session = NotebookSession(plan: plan, echo: !plan.options.quiet)
+    let previous = NotebookSession.current
+    NotebookSession.current = session
+    CrashReporter.install()
+    let start = ProgressBar.now()
+    var badInput = false
+    do {
+      try plan.program.run(session)
+      session.endCell()
+    } catch {
+      session.fail(error)
+      badInput = error is BadInput
+    }
+    let total = ProgressBar.now() - start
+    CrashReporter.uninstall()
+    NotebookSession.current = previous
+    return (session, total, badInput)
+  }
+
+  /// Which cell failed, where and why; nil when every cell ran.
+  static func failureMessage(_ session: NotebookSession, _ plan: RunPlan) -> String? {
+    if let failed = session.failedCell, case .failed(let text) = failed.status {
+      let place = failed.line > 0 ? "\(plan.document.path):\(failed.line)" : plan.document.path
+      return "cell '\(failed.id)' (\(place)) failed: \(text)"
+    }
+    if let text = session.sectionError { return "section \(plan.program.number) failed: \(text)" }
+    return nil
+  }
+
+  /// `chapter check`: runs the cells with training skipped, writes no report, and compares
+  /// each ```` ```output ```` block with what its cell printed.
+  public static func check(_ plan: RunPlan) -> CheckResult {
+    var plan = plan
+    plan.settings.skipTraining = true
+    let (session, _, badInput) = execute(plan)
+    let mismatches = OutputCheck.mismatches(document: plan.document, records: session.records)
+    let failure = failureMessage(session, plan)
+    let checked = plan.document.blocks.filter {
+      if case .output(let b) = $0 { !b.isReference } else { false }
+    }.count
+    let code: Int32 = failure != nil ? (badInput ? 2 : 1) : (mismatches.isEmpty ? 0 : 1)
+    return CheckResult(
+      exitCode: code, checkedBlocks: checked, mismatches: mismatches, failureMessage: failure)
   }
 
   static func writeReports(_ model: ReportModel, slug: String, folder: String) throws

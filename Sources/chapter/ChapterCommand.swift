@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChapterFormat
 import Chapters
 import D2L
 import Foundation
@@ -12,7 +13,7 @@ struct Chapter: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
-    subcommands: [Run.self, List.self])
+    subcommands: [Run.self, Check.self, List.self])
 
   static func main() {
     do {
@@ -100,5 +101,49 @@ struct List: ParsableCommand {
 
   func run() throws {
     print(SectionCatalog(Chapters.allSections).listing(outputFolder: output), terminator: "")
+  }
+}
+
+struct Check: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Check the ```output blocks of one section (or all) without training.",
+    discussion: """
+      Runs the cells with the book's settings but skips training, then compares what each \
+      cell printed with the ```output block after it. Prints a unified diff for each \
+      mismatch. Exit code 0: all match; 1: a mismatch or a failed cell; 2: bad input.
+      """)
+
+  @Argument(help: "The section (7.5, batch-norm, or a path); all sections when omitted.")
+  var section: String?
+
+  func run() throws {
+    let catalog = SectionCatalog(Chapters.allSections)
+    let programs = try section.map { [try catalog.find($0)] } ?? Chapters.allSections
+    var worst: Int32 = 0
+    for program in programs {
+      var options = RunOptions(profile: "book", quiet: true)
+      options.skipTraining = true
+      // Given a path, the expected outputs are read from that file as it is now (the
+      // code is the compiled one): an edited ```output block needs no rebuild.
+      let plan: RunPlan
+      if let path = section, path.hasSuffix(".md"), FileManager.default.fileExists(atPath: path) {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let document = try ChapterParser.parse(text, path: path)
+        plan = try RunPlan(program: program, document: document, options: options)
+      } else {
+        plan = try RunPlan(program: program, options: options)
+      }
+      D2L.prepareEngine(seed: 0, threads: ProcessInfo.processInfo.activeProcessorCount)
+      let result = SectionRunner.check(plan)
+      for m in result.mismatches { print(m.diff) }
+      if let failure = result.failureMessage {
+        FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
+      }
+      let status = result.exitCode == 0 ? "ok" : result.failureMessage != nil ? "FAILED" : "MISMATCH"
+      print("\(program.number) \(status): \(result.checkedBlocks - result.mismatches.count) of "
+        + "\(result.checkedBlocks) output blocks match")
+      worst = max(worst, result.exitCode)
+    }
+    if worst != 0 { throw ExitCode(worst) }
   }
 }

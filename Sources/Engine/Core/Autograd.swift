@@ -74,3 +74,16 @@ extension Tensor {
     Autograd.clearTape()
   }
 }
+
+extension Autograd {
+  /// Bytes of the distinct results held by the tape: the activation memory a
+  /// training step keeps until its backward pass.
+  public static func recordedBytes() -> Int {
+    var seen = Set<ObjectIdentifier>()
+    var bytes = 0
+    for entry in tape where seen.insert(ObjectIdentifier(entry.output.storage)).inserted {
+      bytes += entry.output.count * MemoryLayout<Float>.stride
+    }
+    return bytes
+  }
+}
