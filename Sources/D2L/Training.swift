@@ -59,6 +59,11 @@ public func trainCh6(
       correct += zip(yHat.argmaxRows(), batch.labels).filter { $0 == Int($1) }.count
       seen += batch.count
       epochSeconds += ProgressBar.now() - start
+      if epoch == 0 && b == warmupBatches - 1 {
+        progress.note(estimate(
+          network: network, flopsPerExample: flopsPerExample, seconds: epochSeconds,
+          examples: seen, epochs: numEpochs, train: trainIter, test: testIter))
+      }
       progress.update(
         epoch: epoch + 1, epochs: numEpochs, batch: b + 1, batches: trainIter.numberOfBatches,
         examplesPerSecond: Double(seen) / max(epochSeconds, 1e-9), loss: lossSum / Double(seen))
@@ -90,6 +95,27 @@ public func trainCh6(
     caption: "\(network): training loss, training accuracy and test accuracy per epoch")
   session?.recordTraining(summary)
   return summary
+}
+
+/// Batches timed before the estimate of the whole run is printed.
+let warmupBatches = 3
+
+/// The time the whole training will take, from a timed warm-up: training
+/// examples at the warm-up's rate, test examples (forward only) at about
+/// three times that rate.
+func estimate(
+  network: String, flopsPerExample: Int, seconds: Double, examples: Int, epochs: Int,
+  train: BatchLoader, test: BatchLoader
+) -> String {
+  let perExample = seconds / Double(max(examples, 1))
+  let total = Double(epochs) * perExample
+    * (Double(train.numberOfExamples) + Double(test.numberOfExamples) / 3)
+  let gflop = Double(flopsPerExample) / 1e9
+  return String(
+    format: "%@: %@FLOPs per example forward; warm-up %.0f examples/s (%.1f GFLOP/s training); "
+      + "estimated %@ for %d epochs of %d training images", network, scaled(flopsPerExample),
+    1 / max(perExample, 1e-12), 3 * gflop / max(perExample, 1e-12),
+    ProgressBar.formatDuration(total), epochs, train.numberOfExamples)
 }
 
 /// Fraction of the batches' examples whose highest-scoring class is the label,

@@ -110,6 +110,23 @@ public final class ProgressBar {
     }
   }
 
+  /// A one-off line (such as a time estimate) above the live bar; nothing when silent.
+  public func note(_ text: String) {
+    switch style {
+    case .terminal:
+      write("\r\u{1B}[K" + text + "\n")
+      drawn = false
+      lastDraw = -Double.infinity
+    case .lines:
+      write(text + "\n")
+    case .silent:
+      break
+    }
+  }
+
+  /// `1h02m`, `3m07s`, `12s`; `--` when unknown.
+  public static func formatDuration(_ seconds: Double) -> String { duration(seconds) }
+
   /// Clears the live line (call once, when training ends or fails).
   public func finish() {
     if case .terminal = style, drawn {

@@ -13,7 +13,7 @@ struct Chapter: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
-    subcommands: [Run.self, Check.self, List.self])
+    subcommands: [Run.self, Build.self, Check.self, List.self])
 
   static func main() {
     do {
@@ -142,6 +142,51 @@ struct Check: ParsableCommand {
       let status = result.exitCode == 0 ? "ok" : result.failureMessage != nil ? "FAILED" : "MISMATCH"
       print("\(program.number) \(status): \(result.checkedBlocks - result.mismatches.count) of "
         + "\(result.checkedBlocks) output blocks match")
+      worst = max(worst, result.exitCode)
+    }
+    if worst != 0 { throw ExitCode(worst) }
+  }
+}
+
+struct Build: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run every section with one profile and regenerate Output/ and its index.")
+
+  @Option(help: "Run profile for every section: quick (default), book or smoke.")
+  var profile: String = "quick"
+
+  @Option(help: "Seed of weight init, shuffling and dropout.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads for the engine (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(help: "Folder of the reports.")
+  var output: String = "Output"
+
+  @Flag(help: "No cell output on the terminal, no progress bar.")
+  var quiet = false
+
+  func run() throws {
+    let catalog = SectionCatalog(Chapters.allSections)
+    let options = RunOptions(
+      profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
+      sections: catalog.links())
+    // Check every section's input first: a typo in the last chapter should not surface
+    // after an hour of training.
+    let plans = try Chapters.allSections.map { try SectionRunner.plan($0, options: options) }
+    var worst: Int32 = 0
+    for plan in plans {
+      let start = Date()
+      D2L.prepareEngine(seed: seed, threads: threads)
+      let result = try SectionRunner.run(plan)
+      if let failure = result.failureMessage {
+        FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
+      }
+      let seconds = Date().timeIntervalSince(start)
+      let line = String(format: "chapter: %@ %@ in %.0f s -> %@\n", plan.program.number,
+        result.exitCode == 0 ? "ok" : "FAILED", seconds, result.htmlPath)
+      FileHandle.standardError.write(Data(line.utf8))
       worst = max(worst, result.exitCode)
     }
     if worst != 0 { throw ExitCode(worst) }

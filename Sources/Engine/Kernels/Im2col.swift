@@ -43,7 +43,9 @@ func im2col(
           let row = src + iy * g.width
           if g.strideW == 1 {
             // Contiguous copy between the zero borders.
-            let x0 = max(0, g.padW - kj)
+            // Clamped to the row: with a kernel much wider than a padded input,
+            // padW - kj can exceed outW (e.g. 5x5, padding 2, width 1).
+            let x0 = min(max(0, g.padW - kj), g.outW)
             let x1 = min(g.outW, g.width + g.padW - kj)
             if x0 > 0 { dst.update(repeating: 0, count: x0) }
             if x1 > x0 { dst.advanced(by: x0).update(from: row + (x0 - g.padW + kj), count: x1 - x0) }
