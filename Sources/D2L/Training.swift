@@ -18,6 +18,9 @@ public func trainCh6(
   _ net: Module, _ trainIter: BatchLoader, _ testIter: BatchLoader, numEpochs: Int, lr: Double,
   network: String = "network"
 ) throws -> TrainingSummary {
+  if let wanted = captureNetworkNamed, network.contains(wanted) {
+    throw NetworkCaptured(network: net)
+  }
   let session = NotebookSession.current
   if session?.settings.skipTraining == true {
     return TrainingSummary(

@@ -119,7 +119,7 @@ public struct RunPlan: Sendable {
   public var settings: RunSettings
   public let parameters: [ParameterInfo]
   public let overrides: [String: ParameterOverride]
-  public let options: RunOptions
+  public var options: RunOptions
   /// Set when the profile's subsets came from a profile description (for the report).
   public var profileDescription: String?
 

@@ -98,6 +98,22 @@ public enum SectionRunner {
     return (session, total, badInput)
   }
 
+  /// Runs the cells of a checked plan quietly, writing nothing, and lets a thrown error
+  /// through (`chapter bench` stops a section this way once its network is built).
+  public static func runCellsUnreported(_ plan: RunPlan) throws {
+    var plan = plan
+    plan.options.quiet = true
+    plan.settings.quiet = true
+    let session = NotebookSession(plan: plan, echo: false)
+    let previous = NotebookSession.current
+    NotebookSession.current = session
+    defer {
+      session.endCell()
+      NotebookSession.current = previous
+    }
+    try plan.program.run(session)
+  }
+
   /// Which cell failed, where and why; nil when every cell ran.
   static func failureMessage(_ session: NotebookSession, _ plan: RunPlan) -> String? {
     if let failed = session.failedCell, case .failed(let text) = failed.status {

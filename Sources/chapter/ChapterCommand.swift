@@ -3,6 +3,7 @@ import ChapterFormat
 import Chapters
 import D2L
 import Foundation
+import Engine
 import Notebook
 
 /// `chapter`: runs the sections of the chapter and lists them. All logic lives in Notebook;
@@ -13,7 +14,7 @@ struct Chapter: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
-    subcommands: [Run.self, Build.self, Check.self, List.self])
+    subcommands: [Run.self, Build.self, Check.self, List.self, Bench.self])
 
   static func main() {
     do {
@@ -190,5 +191,87 @@ struct Build: ParsableCommand {
       worst = max(worst, result.exitCode)
     }
     if worst != 0 { throw ExitCode(worst) }
+  }
+}
+
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure training and inference throughput of a chapter's network.",
+    discussion: """
+      The network is the one its section trains, built by the section's own cells (which \
+      run up to its training, with training skipped). Inputs are random; the defaults are \
+      the book's image size and batch. See BENCHMARKS.md.
+      """)
+
+  /// Each benchmark model: its section, text identifying its training in that section,
+  /// and the book's image size and batch.
+  static let models: [String: (section: String, network: String, resize: Int, batch: Int)] = [
+    "lenet-bn": ("7.5", "engine BatchNorm", 28, 256),
+    "alexnet": ("7.1", "AlexNet", 224, 128),
+    "vgg11-small": ("7.2", "VGG", 224, 128),
+    "nin": ("7.3", "NiN", 224, 128),
+    "googlenet": ("7.4", "GoogLeNet", 96, 128),
+    "resnet18": ("7.6", "ResNet", 96, 256),
+    "densenet": ("7.7", "DenseNet", 96, 256),
+  ]
+
+  @Option(help: "One of: \(Bench.models.keys.sorted().joined(separator: ", ")).")
+  var model: String
+
+  @Option(help: "Image height and width (default: the book's).")
+  var resize: Int?
+
+  @Option(help: "Batch size (default: the book's).")
+  var batch: Int?
+
+  @Option(help: "Timed steps after two warm-up steps; the median is reported.")
+  var steps: Int = 5
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Flag(help: "Print one JSON object.")
+  var json = false
+
+  @Flag(help: "Forward and backward time per layer.")
+  var layers = false
+
+  func validate() throws {
+    guard Bench.models[model] != nil else {
+      throw ValidationError("unknown model '\(model)'; one of \(Bench.models.keys.sorted().joined(separator: ", "))")
+    }
+    guard steps >= 1, threads >= 1, (batch ?? 1) >= 1, (resize ?? 1) >= 1 else {
+      throw ValidationError("--steps, --threads, --batch and --resize must be at least 1")
+    }
+  }
+
+  func run() throws {
+    let spec = Bench.models[model]!
+    let program = try SectionCatalog(Chapters.allSections).find(spec.section)
+    var options = RunOptions(profile: "book", threads: threads, quiet: true)
+    options.skipTraining = true
+    let plan = try RunPlan(program: program, options: options)
+    D2L.prepareEngine(seed: 0, threads: threads)
+    D2L.captureNetworkNamed = spec.network
+    defer { D2L.captureNetworkNamed = nil }
+    var captured: Module?
+    do {
+      try SectionRunner.runCellsUnreported(plan)
+    } catch let found as NetworkCaptured {
+      captured = found.network
+    }
+    guard let net = captured else {
+      throw NotebookError("section \(spec.section) trained no network named like '\(spec.network)'")
+    }
+    let result = D2L.benchmark(
+      net, model: model, resize: resize ?? spec.resize, batch: batch ?? spec.batch, steps: steps,
+      perLayer: layers)
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+    } else {
+      print(result)
+    }
   }
 }

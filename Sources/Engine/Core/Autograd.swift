@@ -1,3 +1,12 @@
+import Foundation
+
+/// Seconds from a monotonic clock, for timing kernels.
+public func monotonicSeconds() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
 /// Reverse-mode automatic differentiation on a tape of coarse operations.
 ///
 /// As in MXNet, operations are recorded only inside `Autograd.record { }`,
@@ -44,7 +53,7 @@ public enum Autograd {
     guard isRecording, inputs.contains(where: { $0.requiresGrad }) else { return output }
     output.requiresGrad = true
     output.isLeaf = false
-    tape.append(TapeEntry(output: output, backward: backward))
+    tape.append(TapeEntry(output: output, backward: backward, label: profileLabel))
     return output
   }
 }
@@ -52,6 +61,16 @@ public enum Autograd {
 struct TapeEntry {
   let output: Tensor
   let backward: (Tensor) -> Void
+  /// `Autograd.profileLabel` when the operation was recorded (for per-layer profiles).
+  let label: String?
+}
+
+extension Autograd {
+  /// While set, recorded operations are attributed to this label (a layer's name), and
+  /// `backward()` adds the time of their backward kernels to `backwardSeconds[label]`.
+  nonisolated(unsafe) public static var profileLabel: String?
+  /// Backward time per label, accumulated while `profileLabel` labels were recorded.
+  nonisolated(unsafe) public static var backwardSeconds: [String: Double] = [:]
 }
 
 extension Tensor {
@@ -67,7 +86,13 @@ extension Tensor {
     defer { Autograd.isRecording = wasRecording }
     for entry in Autograd.tape.reversed() {
       guard let g = entry.output.grad else { continue }
-      entry.backward(g)
+      if let label = entry.label {
+        let start = monotonicSeconds()
+        entry.backward(g)
+        Autograd.backwardSeconds[label, default: 0] += monotonicSeconds() - start
+      } else {
+        entry.backward(g)
+      }
     }
     // Intermediate results drop their gradients with the tape.
     for entry in Autograd.tape where !entry.output.isLeaf { entry.output.grad = nil }

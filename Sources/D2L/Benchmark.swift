@@ -1,0 +1,146 @@
+import Engine
+import Foundation
+import Notebook
+
+/// Training and inference throughput of a network on random data, as
+/// `chapter bench` reports it: the median step time after a warm-up, peak
+/// resident memory, and the achieved GFLOP/s (a training step counted as
+/// three forward passes).
+public struct BenchmarkResult: Codable {
+  public var model: String
+  public var resize: Int
+  public var batch: Int
+  public var threads: Int
+  public var steps: Int
+  public var parameters: Int
+  public var flopsPerExample: Int
+  public var train_examples_per_s: Double
+  public var infer_examples_per_s: Double
+  public var train_gflops: Double
+  public var infer_gflops: Double
+  public var peak_rss_mib: Double
+  /// Per top-level layer: forward and backward milliseconds of one training step (median).
+  public var layers: [LayerTiming]?
+
+  public struct LayerTiming: Codable {
+    public var name: String
+    public var forward_ms: Double
+    public var backward_ms: Double
+  }
+}
+
+/// Runs the benchmark on `net` with `[batch, 1, resize, resize]` inputs.
+public func benchmark(
+  _ net: Module, model: String, resize: Int, batch: Int, steps: Int, warmup: Int = 2,
+  perLayer: Bool
+) -> BenchmarkResult {
+  net.initialize(.xavier, forceReinit: true)
+  let x = Tensor.uniform([batch, 1, resize, resize])
+  let labels = (0..<batch).map { _ in Int32(EngineRandom.generator.next() % 10) }
+  var optimizer: SGD?
+  let layers = (net as? Sequential)?.layers ?? [net]
+  var forwardTimes: [[Double]] = Array(repeating: [], count: layers.count)
+  var backwardTimes: [[Double]] = Array(repeating: [], count: layers.count)
+
+  func trainStep(timed: Bool) {
+    Autograd.clearTape()
+    Autograd.backwardSeconds = [:]
+    let loss = Autograd.record { () -> Tensor in
+      guard perLayer && timed else { return softmaxCrossEntropy(net(x), labels: labels) }
+      var h = x
+      for (i, layer) in layers.enumerated() {
+        Autograd.profileLabel = "\(i)"
+        let start = monotonicSeconds()
+        h = layer(h)
+        forwardTimes[i].append(monotonicSeconds() - start)
+      }
+      Autograd.profileLabel = nil
+      return softmaxCrossEntropy(h, labels: labels)
+    }
+    loss.backward()
+    if perLayer && timed {
+      for i in layers.indices { backwardTimes[i].append(Autograd.backwardSeconds["\(i)"] ?? 0) }
+    }
+    if optimizer == nil { optimizer = SGD(net.parameters(), learningRate: 0.01) }
+    optimizer!.step()
+  }
+
+  let flopsBefore = FLOPCounter.count
+  trainStep(timed: false)
+  let flopsPerExample = (FLOPCounter.count - flopsBefore) / batch
+  for _ in 1..<max(warmup, 1) { trainStep(timed: false) }
+  var trainTimes: [Double] = []
+  for _ in 0..<steps {
+    let start = monotonicSeconds()
+    trainStep(timed: true)
+    trainTimes.append(monotonicSeconds() - start)
+  }
+  var inferTimes: [Double] = []
+  Autograd.predict {
+    for i in 0..<(warmup + steps) {
+      let start = monotonicSeconds()
+      _ = net(x)
+      if i >= warmup { inferTimes.append(monotonicSeconds() - start) }
+    }
+  }
+  Autograd.clearTape()
+
+  let train = Double(batch) / median(trainTimes)
+  let infer = Double(batch) / median(inferTimes)
+  var timings: [BenchmarkResult.LayerTiming]?
+  if perLayer {
+    timings = layers.indices.map {
+      .init(name: layers[$0].name, forward_ms: median(forwardTimes[$0]) * 1000,
+            backward_ms: median(backwardTimes[$0]) * 1000)
+    }
+  }
+  return BenchmarkResult(
+    model: model, resize: resize, batch: batch, threads: ComputeThreads.count, steps: steps,
+    parameters: net.parameterCount, flopsPerExample: flopsPerExample,
+    train_examples_per_s: train, infer_examples_per_s: infer,
+    train_gflops: train * 3 * Double(flopsPerExample) / 1e9,
+    infer_gflops: infer * Double(flopsPerExample) / 1e9, peak_rss_mib: peakResidentMiB(),
+    layers: timings)
+}
+
+func median(_ values: [Double]) -> Double {
+  guard !values.isEmpty else { return .nan }
+  let s = values.sorted()
+  return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Peak resident set size of this process, in MiB (Linux reports KiB).
+func peakResidentMiB() -> Double {
+  var usage = rusage()
+  getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+  return Double(usage.ru_maxrss) / 1024
+}
+
+extension BenchmarkResult: CustomStringConvertible {
+  public var description: String {
+    var lines = [
+      String(format: "%@ at %dx%d, batch %d, %d threads: %@ parameters, %@FLOPs per example",
+        model, resize, resize, batch, threads, grouped(parameters), scaled(flopsPerExample)),
+      String(format: "training:  %10.1f examples/s  (%6.1f GFLOP/s)", train_examples_per_s, train_gflops),
+      String(format: "inference: %10.1f examples/s  (%6.1f GFLOP/s)", infer_examples_per_s, infer_gflops),
+      String(format: "peak resident memory: %.0f MiB", peak_rss_mib),
+    ]
+    if let layers {
+      lines.append("per layer (one training step, median): forward ms, backward ms")
+      for l in layers {
+        let name = l.name.padding(toLength: max(l.name.count, 14), withPad: " ", startingAt: 0)
+        lines.append("  " + name + String(format: " %9.2f %9.2f", l.forward_ms, l.backward_ms))
+      }
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// Thrown by `trainCh6` to stop a section once the network a benchmark asked for is built.
+public struct NetworkCaptured: Error {
+  public let network: Module
+}
+
+/// While set, `trainCh6` hands the first network whose name contains this
+/// text to the benchmark (by throwing `NetworkCaptured`) instead of training it.
+nonisolated(unsafe) public var captureNetworkNamed: String?
