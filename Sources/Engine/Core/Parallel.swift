@@ -15,22 +15,51 @@ public enum ComputeThreads {
   }
 }
 
+/// True while a `parallelRanges` region runs: nested calls (and `gemm`) then
+/// stay on their thread instead of oversubscribing the cores.
+nonisolated(unsafe) var insideParallelRegion = false
+
 /// Splits `0..<total` into one contiguous range per thread and runs `body` on
-/// each. Runs inline when the work is small (`total < minPerThread * 2`), as
-/// waking a thread costs a few microseconds.
+/// each. Runs inline when the work is small (fewer than `minPerThread * 2`
+/// items) or when called from inside another parallel region. Ranges depend
+/// only on `total` and the thread count, so results are reproducible.
 @inline(__always)
 func parallelRanges(_ total: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
-  let threads = min(ComputeThreads.count, total / max(minPerThread, 1))
+  let threads = insideParallelRegion ? 1 : min(ComputeThreads.count, total / max(minPerThread, 1))
   if threads <= 1 {
     if total > 0 { body(0..<total) }
     return
   }
+  insideParallelRegion = true
+  defer { insideParallelRegion = false }
   withoutActuallyEscaping(body) { body in
     nonisolated(unsafe) let run = body
     DispatchQueue.concurrentPerform(iterations: threads) { t in
       let lo = total * t / threads
       let hi = total * (t + 1) / threads
       if lo < hi { run(lo..<hi) }
+    }
+  }
+}
+
+/// Like `parallelRanges`, also passing the 0-based index of the range, for
+/// per-thread scratch buffers and accumulators. Calls `body` at most
+/// `parts` times.
+@inline(__always)
+func parallelParts(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
+  let threads = insideParallelRegion ? 1 : min(parts, total)
+  if threads <= 1 {
+    if total > 0 { body(0, 0..<total) }
+    return
+  }
+  insideParallelRegion = true
+  defer { insideParallelRegion = false }
+  withoutActuallyEscaping(body) { body in
+    nonisolated(unsafe) let run = body
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let lo = total * t / threads
+      let hi = total * (t + 1) / threads
+      if lo < hi { run(t, lo..<hi) }
     }
   }
 }

@@ -81,3 +81,46 @@ func vectorDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ n: Int) -
   }
   return s
 }
+
+/// e^x for 16 lanes: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6
+/// polynomial, 2^n by building the exponent bits. Relative error below 2e-7;
+/// inputs are clamped to [-87, 88] (no infinities, no denormals), which
+/// saturates sigmoid as float32 does anyway.
+///
+/// n is found with the "magic number" trick (adding 1.5·2^23 + 127 leaves
+/// n + 127 in the low mantissa bits) because the generic SIMD float-to-int
+/// conversion is not vectorised.
+@inline(__always)
+func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
+  let x = pointwiseMax(pointwiseMin(v, SIMD16(repeating: 88)), SIMD16(repeating: -87))
+  let magic = SIMD16<Float>(repeating: 12_582_912 + 127)
+  let t = x * 1.442_695_04 + magic
+  let n = t - magic
+  // ln 2 split in two so that x - n·ln2 keeps its low bits.
+  var r = x - n * 0.693_145_75
+  r = r - n * 1.428_606_8e-6
+  var p = SIMD16<Float>(repeating: 1.0 / 720)
+  p = p * r + 1.0 / 120
+  p = p * r + 1.0 / 24
+  p = p * r + 1.0 / 6
+  p = p * r + 0.5
+  p = p * r + 1
+  p = p * r + 1
+  let exponent = unsafeBitCast(t, to: SIMD16<UInt32>.self) &<< 23
+  return p * unsafeBitCast(exponent, to: SIMD16<Float>.self)
+}
+
+/// `out[i] = 1 / (1 + e^-x[i])` over `count` elements.
+func vectorSigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
+  var i = 0
+  while i + 16 <= count {
+    store16(1 / (1 + vectorExp(-load16(x + i))), out + i)
+    i += 16
+  }
+  if i < count {
+    var tail = SIMD16<Float>(repeating: 0)
+    for j in 0..<(count - i) { tail[j] = x[i + j] }
+    let y = 1 / (1 + vectorExp(-tail))
+    for j in 0..<(count - i) { out[i + j] = y[j] }
+  }
+}

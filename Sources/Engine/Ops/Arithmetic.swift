@@ -116,7 +116,20 @@ extension Tensor {
   public func exp() -> Tensor { unary(ExpFunction.self) }
   public func log() -> Tensor { unary(LogFunction.self) }
   public func relu() -> Tensor { unary(ReLUFunction.self) }
-  public func sigmoid() -> Tensor { unary(SigmoidFunction.self) }
+  public func sigmoid() -> Tensor {
+    // The vector exponential makes this several times faster than `unary`'s scalar expf.
+    let out = Tensor(uninitializedShape: shape)
+    nonisolated(unsafe) let p = (data, out.data)
+    parallelRanges(count / 16, minPerThread: parallelElementThreshold / 16) { r in
+      let (x, y) = p
+      let end = r.upperBound == count / 16 ? count : r.upperBound * 16
+      vectorSigmoid(x + r.lowerBound * 16, y + r.lowerBound * 16, end - r.lowerBound * 16)
+    }
+    if count < 16 { vectorSigmoid(data, out.data, count) }
+    return Autograd.record(out, [self]) { [self] g in
+      accumulateElements(g.data, out.data, into: gradBuffer(), count) { g, y in g * y * (1 - y) }
+    }
+  }
 }
 
 /// A differentiable scalar function; `derivative` gets the input and the output.
@@ -144,10 +157,6 @@ enum LogFunction: UnaryFunction {
 enum ReLUFunction: UnaryFunction {
   @inline(__always) static func value(_ x: Float) -> Float { max(x, 0) }
   @inline(__always) static func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
-}
-enum SigmoidFunction: UnaryFunction {
-  @inline(__always) static func value(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
-  @inline(__always) static func derivative(x: Float, y: Float) -> Float { y * (1 - y) }
 }
 
 extension Tensor {
