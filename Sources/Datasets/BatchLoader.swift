@@ -57,10 +57,10 @@ public final class BatchLoader: Sendable {
     _ data: LabeledImages, batchSize: Int, resize: Int? = nil, shuffle: Bool,
     seed: UInt64 = 0, subset: Int? = nil, prefetch: Int = 2
   ) {
-    precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
-    precondition(resize.map { $0 > 0 } ?? true, "resize must be positive")
-    precondition(subset.map { $0 >= 0 } ?? true, "subset must not be negative")
-    precondition(prefetch > 0, "prefetch must be positive")
+    require(batchSize > 0, "batch size must be positive, got \(batchSize)")
+    require(resize.map { $0 > 0 } ?? true, "resize must be positive")
+    require(subset.map { $0 >= 0 } ?? true, "subset must not be negative")
+    require(prefetch > 0, "prefetch must be positive")
     self.data = data
     self.batchSize = batchSize
     self.shuffle = shuffle

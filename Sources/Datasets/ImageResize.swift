@@ -28,8 +28,8 @@ public enum ImageResize {
     let y0: [Int32], y1: [Int32], wy: [Float]
 
     public init(inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int) {
-      precondition(inputHeight > 0 && inputWidth > 0, "empty input image")
-      precondition(outputHeight > 0 && outputWidth > 0, "empty output image")
+      require(inputHeight > 0 && inputWidth > 0, "empty input image")
+      require(outputHeight > 0 && outputWidth > 0, "empty output image")
       self.inputHeight = inputHeight
       self.inputWidth = inputWidth
       self.outputHeight = outputHeight
@@ -112,7 +112,7 @@ public enum ImageResize {
 
     /// Resizes one image held in an array of `inputHeight * inputWidth` bytes.
     public func apply(_ pixels: [UInt8]) -> [Float] {
-      precondition(pixels.count == inputHeight * inputWidth, "image size does not match the plan")
+      require(pixels.count == inputHeight * inputWidth, "image size does not match the plan")
       return [Float](unsafeUninitializedCapacity: outputCount) { out, initialized in
         pixels.withUnsafeBufferPointer { apply($0.baseAddress!, into: out.baseAddress!) }
         initialized = outputCount

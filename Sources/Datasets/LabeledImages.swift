@@ -15,9 +15,9 @@ public struct LabeledImages: Sendable {
 
   /// Wraps pixels and labels that already agree in size.
   public init(count: Int, rows: Int, cols: Int, pixels: [UInt8], labels: [UInt8]) {
-    precondition(count >= 0 && rows > 0 && cols > 0, "bad image set shape")
-    precondition(pixels.count == count * rows * cols, "pixels do not match count x rows x cols")
-    precondition(labels.count == count, "labels do not match count")
+    require(count >= 0 && rows > 0 && cols > 0, "bad image set shape")
+    require(pixels.count == count * rows * cols, "pixels do not match count x rows x cols")
+    require(labels.count == count, "labels do not match count")
     self.count = count
     self.rows = rows
     self.cols = cols

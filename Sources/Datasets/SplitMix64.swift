@@ -21,7 +21,7 @@ struct SplitMix64 {
 
   /// A uniform integer in 0..<bound without modulo bias (Lemire's multiply-and-reject).
   mutating func next(below bound: Int) -> Int {
-    precondition(bound > 0)
+    require(bound > 0, "next(below:) needs a positive bound, got \(bound)")
     let b = UInt64(bound)
     var product = next().multipliedFullWidth(by: b)
     if product.low < b {

@@ -78,7 +78,7 @@ extension Tensor {
   /// respect to every tensor that requires one, accumulating into `grad`,
   /// then clears the tape.
   public func backward() {
-    precondition(requiresGrad, "backward() on a tensor that does not depend on any parameter")
+    require(requiresGrad, "backward() on a tensor that does not depend on any parameter")
     let seed = gradBuffer()
     seed.update(repeating: 1, count: count)
     let wasRecording = Autograd.isRecording

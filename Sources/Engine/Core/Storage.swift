@@ -38,7 +38,7 @@ final class BufferPool: @unchecked Sendable {
     lock.unlock()
     var raw: UnsafeMutableRawPointer?
     let status = posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride)
-    precondition(status == 0 && raw != nil, "out of memory allocating \(n * 4) bytes")
+    require(status == 0 && raw != nil, "out of memory allocating \(n * 4) bytes")
     return raw!.bindMemory(to: Float.self, capacity: n)
   }
 

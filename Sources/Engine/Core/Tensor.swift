@@ -21,7 +21,7 @@ public final class Tensor {
 
   /// An uninitialised tensor (for kernels that overwrite every element).
   init(uninitializedShape shape: [Int]) {
-    precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+    require(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
     self.shape = shape
     self.count = shape.reduce(1, *)
     self.storage = TensorStorage(capacity: count)
@@ -51,7 +51,7 @@ public final class Tensor {
   /// A tensor holding `values` (row-major) with the given shape.
   public convenience init(_ values: [Float], shape: [Int]) {
     self.init(uninitializedShape: shape)
-    precondition(values.count == count, "\(values.count) values for shape \(shape)")
+    require(values.count == count, "\(values.count) values for shape \(shape)")
     values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: count) }
   }
 
@@ -99,7 +99,7 @@ public final class Tensor {
 
   /// The single element of a one-element tensor.
   public var item: Float {
-    precondition(count == 1, "item needs a one-element tensor, got shape \(shape)")
+    require(count == 1, "item needs a one-element tensor, got shape \(shape)")
     return data[0]
   }
 
@@ -131,10 +131,10 @@ public final class Tensor {
   }
 
   func flatIndex(_ index: [Int]) -> Int {
-    precondition(index.count == shape.count, "index \(index) for shape \(shape)")
+    require(index.count == shape.count, "index \(index) for shape \(shape)")
     var flat = 0
     for (i, d) in zip(index, shape) {
-      precondition(i >= 0 && i < d, "index \(index) out of range for shape \(shape)")
+      require(i >= 0 && i < d, "index \(index) out of range for shape \(shape)")
       flat = flat * d + i
     }
     return flat

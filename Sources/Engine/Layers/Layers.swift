@@ -26,7 +26,7 @@ public final class Conv2D: Module {
   }
 
   public override func forward(_ x: Tensor) -> Tensor {
-    precondition(x.rank == 4, "\(name): expected input [N, C, H, W], got \(x.shape)")
+    require(x.rank == 4, "\(name): expected input [N, C, H, W], got \(x.shape)")
     if weight == nil {
       let c = x.shape[1], k = kernel.0 * kernel.1
       weight = makeParameter([filters, c, kernel.0, kernel.1], .weight(fanIn: c * k, fanOut: filters * k))
@@ -107,7 +107,7 @@ public final class GlobalAvgPool2D: Module {
   public override init() { super.init() }
 
   public override func forward(_ x: Tensor) -> Tensor {
-    precondition(x.rank == 4, "\(name): expected input [N, C, H, W], got \(x.shape)")
+    require(x.rank == 4, "\(name): expected input [N, C, H, W], got \(x.shape)")
     return avgPool2d(x, kernel: (x.shape[2], x.shape[3]), stride: (1, 1))
   }
 }
@@ -132,7 +132,7 @@ public final class BatchNorm: Module {
   }
 
   public override func forward(_ x: Tensor) -> Tensor {
-    precondition(x.rank == 2 || x.rank == 4, "\(name): expected [N, C] or [N, C, H, W], got \(x.shape)")
+    require(x.rank == 2 || x.rank == 4, "\(name): expected [N, C] or [N, C, H, W], got \(x.shape)")
     if gamma == nil {
       let c = x.shape[1]
       gamma = makeParameter([c], .constant(1))

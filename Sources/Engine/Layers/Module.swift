@@ -21,7 +21,7 @@ open class Module {
 
   /// The computation of this module. Subclasses override it.
   open func forward(_ x: Tensor) -> Tensor {
-    preconditionFailure("\(type(of: self)) must override forward(_:)")
+    fatalError("\(type(of: self)) must override forward(_:)")
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }

@@ -24,7 +24,7 @@ extension Tensor {
 
 func broadcastResult(_ a: Tensor, _ b: Tensor, _ op: String) -> Tensor {
   guard let shape = BroadcastLoop.broadcastShape([a.shape, b.shape]) else {
-    preconditionFailure("cannot broadcast shapes \(a.shape) and \(b.shape) for \(op)")
+    fatalError("cannot broadcast shapes \(a.shape) and \(b.shape) for \(op)")
   }
   return Tensor(uninitializedShape: shape)
 }
@@ -180,7 +180,7 @@ extension Tensor {
     guard let axes else { return Array(0..<rank) }
     return Set(axes.map { a in
       let b = a < 0 ? a + rank : a
-      precondition(b >= 0 && b < rank, "axis \(a) out of range for shape \(shape)")
+      require(b >= 0 && b < rank, "axis \(a) out of range for shape \(shape)")
       return b
     }).sorted()
   }
@@ -207,10 +207,10 @@ extension Tensor {
     var s = newShape
     if let i = s.firstIndex(of: -1) {
       let known = s.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-      precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+      require(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
       s[i] = count / known
     }
-    precondition(s.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+    require(s.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
     let out = Tensor(sharing: self, shape: s)
     return Autograd.record(out, [self]) { [self] g in
       accumulateBroadcastGrad(Tensor(sharing: g, shape: shape))

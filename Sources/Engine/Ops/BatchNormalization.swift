@@ -9,10 +9,10 @@ public func batchNorm(
   _ x: Tensor, gamma: Tensor, beta: Tensor, movingMean: Tensor, movingVar: Tensor,
   eps: Float, momentum: Float
 ) -> Tensor {
-  precondition(x.rank == 2 || x.rank == 4, "batchNorm expects [N, C] or [N, C, H, W], got \(x.shape)")
+  require(x.rank == 2 || x.rank == 4, "batchNorm expects [N, C] or [N, C, H, W], got \(x.shape)")
   let n = x.shape[0], c = x.shape[1]
   let pixels = x.rank == 4 ? x.shape[2] * x.shape[3] : 1
-  precondition(gamma.count == c && beta.count == c && movingMean.count == c && movingVar.count == c,
+  require(gamma.count == c && beta.count == c && movingMean.count == c && movingVar.count == c,
     "batchNorm: \(c) channels but parameters of \(gamma.count)")
   let m = Float(n * pixels)
   let training = Autograd.isTraining

@@ -2,12 +2,12 @@
 /// blocks). All other dimensions must agree. The backward pass hands each
 /// input its slice of the gradient.
 public func concatenate(_ tensors: [Tensor], axis: Int = 1) -> Tensor {
-  precondition(!tensors.isEmpty, "concatenate needs at least one tensor")
+  require(!tensors.isEmpty, "concatenate needs at least one tensor")
   let first = tensors[0]
   let ax = axis < 0 ? axis + first.rank : axis
-  precondition(ax >= 0 && ax < first.rank, "concatenate: axis \(axis) out of range for \(first.shape)")
+  require(ax >= 0 && ax < first.rank, "concatenate: axis \(axis) out of range for \(first.shape)")
   for t in tensors {
-    precondition(t.rank == first.rank
+    require(t.rank == first.rank
       && zip(t.shape, first.shape).enumerated().allSatisfy { $0.offset == ax || $0.element.0 == $0.element.1 },
       "concatenate: shapes \(tensors.map(\.shape)) differ outside axis \(ax)")
   }

@@ -13,13 +13,13 @@ public func conv2d(
   _ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: (Int, Int) = (1, 1),
   padding: (Int, Int) = (0, 0), activation: Activation = .none
 ) -> Tensor {
-  precondition(x.rank == 4, "conv2d expects input [N, C, H, W], got \(x.shape)")
-  precondition(w.rank == 4 && w.shape[1] == x.shape[1],
+  require(x.rank == 4, "conv2d expects input [N, C, H, W], got \(x.shape)")
+  require(w.rank == 4 && w.shape[1] == x.shape[1],
     "conv2d weight \(w.shape) does not match input channels \(x.shape[1])")
   let g = ConvGeometry(
     channels: x.shape[1], height: x.shape[2], width: x.shape[3], kernelH: w.shape[2],
     kernelW: w.shape[3], strideH: stride.0, strideW: stride.1, padH: padding.0, padW: padding.1)
-  precondition(g.outH > 0 && g.outW > 0,
+  require(g.outH > 0 && g.outW > 0,
     "conv2d: input \(x.shape[2])x\(x.shape[3]) is too small for a \(g.kernelH)x\(g.kernelW) kernel with padding \(padding)")
   let n = x.shape[0], o = w.shape[0]
   let y = Tensor(uninitializedShape: [n, o, g.outH, g.outW])

@@ -3,7 +3,7 @@
 /// - input: `[N, inFeatures]`; weight: `[outFeatures, inFeatures]`; bias: `[outFeatures]` or nil.
 /// - returns: `[N, outFeatures]`.
 public func dense(_ x: Tensor, weight w: Tensor, bias b: Tensor?, activation: Activation = .none) -> Tensor {
-  precondition(x.rank == 2 && w.rank == 2 && x.shape[1] == w.shape[1],
+  require(x.rank == 2 && w.rank == 2 && x.shape[1] == w.shape[1],
     "dense: input \(x.shape) does not match weight \(w.shape)")
   let n = x.shape[0], inF = w.shape[1], outF = w.shape[0]
   let y = Tensor(uninitializedShape: [n, outF])

@@ -4,7 +4,7 @@ import Foundation
 /// values in 0..<K). Returns a scalar. Computed stably (max subtracted), and
 /// its backward is the fused `(softmax - onehot) / N`.
 public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
-  precondition(logits.rank == 2 && logits.shape[0] == labels.count,
+  require(logits.rank == 2 && logits.shape[0] == labels.count,
     "softmaxCrossEntropy: logits \(logits.shape) for \(labels.count) labels")
   let n = logits.shape[0], k = logits.shape[1]
   let probabilities = Tensor(uninitializedShape: logits.shape)
@@ -20,7 +20,7 @@ public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
     }
     for j in 0..<k { prob[j] /= s }
     let label = Int(labels[i])
-    precondition(label >= 0 && label < k, "label \(label) out of range 0..<\(k)")
+    require(label >= 0 && label < k, "label \(label) out of range 0..<\(k)")
     total += Double(mx + Foundation.log(s) - row[label])
   }
   let loss = Tensor(scalar: Float(total / Double(max(n, 1))))
@@ -38,7 +38,7 @@ public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
 extension Tensor {
   /// Index of the largest element of each row of a `[N, K]` tensor.
   public func argmaxRows() -> [Int] {
-    precondition(rank == 2, "argmaxRows expects [N, K], got \(shape)")
+    require(rank == 2, "argmaxRows expects [N, K], got \(shape)")
     let k = shape[1]
     return (0..<shape[0]).map { i in
       let row = data + i * k
@@ -53,7 +53,7 @@ extension Tensor {
 /// `p` and scales the rest by `1 / (1 - p)`; the identity in prediction mode.
 public func dropout(_ x: Tensor, probability p: Float) -> Tensor {
   guard Autograd.isTraining, p > 0 else { return x }
-  precondition(p < 1, "dropout probability must be below 1, got \(p)")
+  require(p < 1, "dropout probability must be below 1, got \(p)")
   let mask = Tensor(uninitializedShape: x.shape)
   let keep = 1 / (1 - p)
   for i in 0..<x.count {

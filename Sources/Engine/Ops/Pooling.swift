@@ -112,13 +112,13 @@ public func avgPool2d(
 func poolGeometry(
   _ x: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), name: String
 ) -> ConvGeometry {
-  precondition(x.rank == 4, "\(name) expects input [N, C, H, W], got \(x.shape)")
-  precondition(padding.0 * 2 <= kernel.0 && padding.1 * 2 <= kernel.1,
+  require(x.rank == 4, "\(name) expects input [N, C, H, W], got \(x.shape)")
+  require(padding.0 * 2 <= kernel.0 && padding.1 * 2 <= kernel.1,
     "\(name): padding \(padding) must be at most half the window \(kernel)")
   let g = ConvGeometry(
     channels: x.shape[1], height: x.shape[2], width: x.shape[3], kernelH: kernel.0,
     kernelW: kernel.1, strideH: stride.0, strideW: stride.1, padH: padding.0, padW: padding.1)
-  precondition(g.outH > 0 && g.outW > 0,
+  require(g.outH > 0 && g.outW > 0,
     "\(name): input \(x.shape[2])x\(x.shape[3]) is too small for a \(kernel.0)x\(kernel.1) window with padding \(padding)")
   return g
 }

@@ -1,0 +1,296 @@
+import Foundation
+import Testing
+import Engine
+
+extension EngineTests {
+  /// Forward passes against naive loops.
+  @Suite struct ForwardReference {
+    struct ConvCase: CustomStringConvertible, Sendable {
+      var n, c, h, w, o, k: Int
+      var stride = 1, padding = 0
+      var bias = true
+      var activation: Activation = .none
+      var description: String { "x[\(n),\(c),\(h),\(w)] \(o) filters k\(k) s\(stride) p\(padding) bias \(bias) \(activation)" }
+    }
+
+    static let convCases: [ConvCase] = [
+      ConvCase(n: 1, c: 1, h: 5, w: 5, o: 1, k: 1),
+      ConvCase(n: 3, c: 4, h: 6, w: 7, o: 5, k: 1),
+      ConvCase(n: 2, c: 3, h: 6, w: 7, o: 4, k: 1, stride: 2),
+      ConvCase(n: 2, c: 3, h: 8, w: 9, o: 4, k: 3),
+      ConvCase(n: 2, c: 3, h: 8, w: 9, o: 4, k: 3, padding: 1, activation: .relu),
+      ConvCase(n: 3, c: 2, h: 9, w: 8, o: 4, k: 3, stride: 2, padding: 1),
+      ConvCase(n: 2, c: 3, h: 10, w: 10, o: 6, k: 5, padding: 2, activation: .relu),
+      ConvCase(n: 2, c: 2, h: 11, w: 9, o: 3, k: 5, stride: 3, padding: 2, bias: false),
+      ConvCase(n: 2, c: 3, h: 39, w: 39, o: 4, k: 11, stride: 4, padding: 1, activation: .relu),
+      ConvCase(n: 2, c: 3, h: 35, w: 37, o: 4, k: 11, stride: 4),
+      ConvCase(n: 2, c: 2, h: 6, w: 6, o: 3, k: 3, padding: 1, activation: .sigmoid),
+      ConvCase(n: 1, c: 2, h: 1, w: 1, o: 2, k: 5, padding: 2),
+      ConvCase(n: 2, c: 2, h: 2, w: 1, o: 2, k: 7, padding: 3),
+      ConvCase(n: 1, c: 1, h: 3, w: 3, o: 1, k: 3, stride: 1, padding: 4),
+    ]
+
+    @Test(arguments: convCases)
+    func conv2dMatchesReference(_ cs: ConvCase) {
+      var rng = TestRNG(21)
+      let x = rng.uniform([cs.n, cs.c, cs.h, cs.w])
+      let w = rng.uniform([cs.o, cs.c, cs.k, cs.k], -0.5, 0.5)
+      let b: Tensor? = cs.bias ? rng.uniform([cs.o]) : nil
+      let ref = conv2dRef(x, w, b, stride: (cs.stride, cs.stride), padding: (cs.padding, cs.padding),
+                          activation: cs.activation)
+      for threads in [1, 2] {
+        ComputeThreads.set(threads)
+        defer { ComputeThreads.set(1) }
+        let y = conv2d(x, weight: w, bias: b, stride: (cs.stride, cs.stride),
+                       padding: (cs.padding, cs.padding), activation: cs.activation)
+        #expect(y.shape == ref.shape)
+        expectClose(y.scalars, ref.values, tol: 1e-5, "conv2d \(cs) threads \(threads)")
+      }
+    }
+
+    /// A kernel much wider than a tiny padded input, with im2col rows split
+    /// between threads: each row's zero border must stay within its own row.
+    @Test func conv2dWideKernelOnTinyInputAcrossThreads() {
+      var rng = TestRNG(32)
+      let x = rng.uniform([128, 2, 1, 1])
+      let w = rng.uniform([2, 2, 7, 7])
+      let ref = conv2dRef(x, w, nil, stride: (1, 1), padding: (3, 3))
+      ComputeThreads.set(3)
+      defer { ComputeThreads.set(1) }
+      for _ in 0..<20 {
+        let y = conv2d(x, weight: w, bias: nil, stride: (1, 1), padding: (3, 3))
+        expectClose(y.scalars, ref.values, tol: 1e-5, "k7 p3 on 1x1, 3 threads")
+      }
+    }
+
+    /// The layer computes the same as the function, with the shape formula of its doc comment.
+    @Test func conv2DLayerShape() {
+      let layer = Conv2D(4, kernel: 11, stride: 4, padding: 1, activation: .relu)
+      var rng = TestRNG(22)
+      let x = rng.uniform([2, 1, 224, 224])
+      let y = layer(x)
+      #expect(y.shape == [2, 4, 54, 54])
+      let ref = conv2dRef(x, layer.weight!, layer.bias!, stride: (4, 4), padding: (1, 1), activation: .relu)
+      expectClose(y.scalars, ref.values, tol: 1e-5, "Conv2D layer")
+    }
+
+    struct PoolCase: CustomStringConvertible, Sendable {
+      var shape: [Int], k: (Int, Int), s: (Int, Int), p: (Int, Int)
+      var description: String { "\(shape) k\(k) s\(s) p\(p)" }
+    }
+
+    static let poolCases: [PoolCase] = [
+      PoolCase(shape: [2, 3, 6, 6], k: (2, 2), s: (2, 2), p: (0, 0)),
+      PoolCase(shape: [2, 3, 7, 5], k: (3, 3), s: (2, 2), p: (1, 1)),
+      PoolCase(shape: [1, 2, 5, 5], k: (3, 3), s: (1, 1), p: (1, 1)),
+      PoolCase(shape: [2, 2, 9, 8], k: (3, 3), s: (2, 2), p: (0, 0)),
+      PoolCase(shape: [1, 1, 4, 4], k: (4, 4), s: (1, 1), p: (2, 2)),
+      PoolCase(shape: [2, 2, 6, 7], k: (3, 2), s: (1, 2), p: (1, 1)),
+    ]
+
+    @Test(arguments: poolCases)
+    func maxPoolMatchesReference(_ pc: PoolCase) {
+      var rng = TestRNG(23)
+      let x = rng.uniform(pc.shape, -3, -1)  // all negative: padding must not win as 0
+      let ref = poolRef(x, kernel: pc.k, stride: pc.s, padding: pc.p, max: true)
+      let y = maxPool2d(x, kernel: pc.k, stride: pc.s, padding: pc.p)
+      #expect(y.shape == ref.shape)
+      expectClose(y.scalars, ref.values, tol: 0, "maxPool2d \(pc)")
+    }
+
+    @Test(arguments: poolCases)
+    func avgPoolMatchesReference(_ pc: PoolCase) {
+      var rng = TestRNG(24)
+      let x = rng.uniform(pc.shape)
+      let ref = poolRef(x, kernel: pc.k, stride: pc.s, padding: pc.p, max: false)
+      let y = avgPool2d(x, kernel: pc.k, stride: pc.s, padding: pc.p)
+      #expect(y.shape == ref.shape)
+      expectClose(y.scalars, ref.values, tol: 1e-6, "avgPool2d \(pc)")
+    }
+
+    @Test func avgPoolCountsPaddingInDivisor() {
+      let x = Tensor(repeating: 1, shape: [1, 1, 2, 2])
+      let y = avgPool2d(x, kernel: (2, 2), stride: (1, 1), padding: (1, 1))
+      #expect(y.shape == [1, 1, 3, 3])
+      expectClose(y.scalars, [0.25, 0.5, 0.25, 0.5, 1, 0.5, 0.25, 0.5, 0.25], tol: 0)
+      let g = GlobalAvgPool2D()(Tensor([1, 2, 3, 4, 5, 6, 7, 8], shape: [1, 2, 2, 2]))
+      #expect(g.shape == [1, 2, 1, 1])
+      expectClose(g.scalars, [2.5, 6.5], tol: 0)
+      let m = MaxPool2D(3, stride: 2, padding: 1)(Tensor(repeating: -1, shape: [1, 1, 4, 4]))
+      #expect(m.shape == [1, 1, 2, 2] && m.scalars.allSatisfy { $0 == -1 })
+    }
+
+    @Test(arguments: [(true, Activation.none), (false, .relu), (true, .sigmoid)])
+    func denseMatchesReference(bias: Bool, activation: Activation) {
+      var rng = TestRNG(25)
+      let (n, inF, outF) = (5, 7, 3)
+      let x = rng.uniform([n, inF])
+      let w = rng.uniform([outF, inF])
+      let b: Tensor? = bias ? rng.uniform([outF]) : nil
+      var ref: [Double] = []
+      for i in 0..<n {
+        for j in 0..<outF {
+          var s = b.map { Double($0[j]) } ?? 0
+          for k in 0..<inF { s += Double(x[i, k]) * Double(w[j, k]) }
+          switch activation {
+          case .none: break
+          case .relu: s = max(0, s)
+          case .sigmoid: s = sigmoidRef(s)
+          }
+          ref.append(s)
+        }
+      }
+      let y = dense(x, weight: w, bias: b, activation: activation)
+      #expect(y.shape == [n, outF])
+      expectClose(y.scalars, ref, tol: 1e-5, "dense")
+    }
+
+    @Test(arguments: [[6, 3], [3, 2, 4, 5]])
+    func batchNormPredictionUsesMovingStatistics(shape: [Int]) {
+      var rng = TestRNG(26)
+      let c = shape[1]
+      let x = rng.uniform(shape, -2, 3)
+      let gamma = rng.uniform([c], 0.5, 2), beta = rng.uniform([c])
+      let mm = rng.uniform([c]), mv = rng.uniform([c], 0.2, 3)
+      let eps: Float = 1e-5
+      let y = Autograd.predict {
+        batchNorm(x, gamma: gamma, beta: beta, movingMean: mm, movingVar: mv, eps: eps, momentum: 0.9)
+      }
+      let pixels = shape.count == 4 ? shape[2] * shape[3] : 1
+      var ref: [Double] = []
+      for i in 0..<x.count {
+        let ch = (i / pixels) % c
+        let xhat = (Double(x.data[i]) - Double(mm[ch])) / (Double(mv[ch]) + Double(eps)).squareRoot()
+        ref.append(Double(gamma[ch]) * xhat + Double(beta[ch]))
+      }
+      expectClose(y.scalars, ref, tol: 1e-5, "batchNorm prediction")
+    }
+
+    @Test(arguments: [[8, 3], [4, 3, 5, 2]])
+    func batchNormTrainingNormalisesAndUpdatesMovingStatistics(shape: [Int]) {
+      var rng = TestRNG(27)
+      let c = shape[1]
+      let x = rng.uniform(shape, -2, 3)
+      let gamma = rng.uniform([c], 0.5, 2), beta = rng.uniform([c])
+      let mm = rng.uniform([c]), mv = rng.uniform([c], 0.2, 3)
+      let (mm0, mv0) = (mm.scalars, mv.scalars)
+      let eps: Float = 1e-5
+      let y = Autograd.record {
+        batchNorm(x, gamma: gamma, beta: beta, movingMean: mm, movingVar: mv, eps: eps, momentum: 0.9)
+      }
+      Autograd.clearTape()
+      let pixels = shape.count == 4 ? shape[2] * shape[3] : 1
+      var mean = [Double](repeating: 0, count: c), count = [Double](repeating: 0, count: c)
+      for i in 0..<x.count { mean[(i / pixels) % c] += Double(x.data[i]); count[(i / pixels) % c] += 1 }
+      for ch in 0..<c { mean[ch] /= count[ch] }
+      var variance = [Double](repeating: 0, count: c)
+      for i in 0..<x.count {
+        let ch = (i / pixels) % c
+        variance[ch] += (Double(x.data[i]) - mean[ch]) * (Double(x.data[i]) - mean[ch]) / count[ch]
+      }
+      var ref: [Double] = []
+      for i in 0..<x.count {
+        let ch = (i / pixels) % c
+        ref.append(Double(gamma[ch]) * (Double(x.data[i]) - mean[ch]) / (variance[ch] + Double(eps)).squareRoot()
+                   + Double(beta[ch]))
+      }
+      expectClose(y.scalars, ref, tol: 1e-4, "batchNorm training output")
+      expectClose(mm.scalars, (0..<c).map { 0.9 * Double(mm0[$0]) + 0.1 * mean[$0] }, tol: 1e-5, "moving mean")
+      expectClose(mv.scalars, (0..<c).map { 0.9 * Double(mv0[$0]) + 0.1 * variance[$0] }, tol: 1e-5,
+                  "moving variance (biased)")
+    }
+
+    @Test func batchNormLayerUpdatesOnlyInTraining() {
+      let bn = BatchNorm()
+      var rng = TestRNG(28)
+      let x = rng.uniform([16, 2, 3, 3], 1, 3)
+      _ = Autograd.predict { bn(x) }  // creates parameters, no update
+      #expect(bn.movingMean!.scalars == [0, 0] && bn.movingVar!.scalars == [1, 1])
+      _ = bn(x)  // outside record: prediction mode
+      #expect(bn.movingMean!.scalars == [0, 0])
+      _ = Autograd.record { bn(x) }
+      Autograd.clearTape()
+      #expect(bn.movingMean!.scalars.allSatisfy { $0 > 0.1 && $0 < 0.3 })
+      _ = Autograd.record(train: false) { bn(x) }
+      Autograd.clearTape()
+      #expect(bn.movingMean!.scalars.allSatisfy { $0 > 0.1 && $0 < 0.3 })
+    }
+
+    @Test func softmaxCrossEntropyMatchesFormula() {
+      var rng = TestRNG(29)
+      let logits = rng.uniform([6, 5], -3, 3)
+      let labels = rng.labels(6, classes: 5)
+      var total = 0.0
+      for i in 0..<6 {
+        var s = 0.0
+        for j in 0..<5 { s += Foundation.exp(Double(logits[i, j])) }
+        total += -Foundation.log(Foundation.exp(Double(logits[i, Int(labels[i])])) / s)
+      }
+      let loss = softmaxCrossEntropy(logits, labels: labels)
+      #expect(loss.shape == [])
+      #expect(abs(Double(loss.item) - total / 6) < 1e-5)
+      #expect(logits.argmaxRows().count == 6)
+      #expect(Tensor([0, 3, 1, 5, 5, 2], shape: [2, 3]).argmaxRows() == [1, 0])
+    }
+
+    @Test func elementwiseAndReductionsMatchReference() {
+      var rng = TestRNG(30)
+      let a = rng.uniform([3, 1, 5]), b = rng.uniform([4, 1], 0.5, 1.5)
+      let sum = a + b, quot = a / b
+      #expect(sum.shape == [3, 4, 5])
+      var refSum: [Double] = [], refQuot: [Double] = []
+      for i in 0..<3 { for j in 0..<4 { for k in 0..<5 {
+        refSum.append(Double(a[i, 0, k]) + Double(b[j, 0]))
+        refQuot.append(Double(a[i, 0, k]) / Double(b[j, 0]))
+      } } }
+      expectClose(sum.scalars, refSum, tol: 1e-6, "a + b")
+      expectClose(quot.scalars, refQuot, tol: 1e-6, "a / b")
+      let x = rng.uniform([2, 3, 4])
+      let s1 = x.sum(axes: [0, 2])
+      #expect(s1.shape == [3])
+      expectClose(s1.scalars, (0..<3).map { j in
+        var s = 0.0
+        for i in 0..<2 { for k in 0..<4 { s += Double(x[i, j, k]) } }
+        return s
+      }, tol: 1e-5, "sum axes 0,2")
+      #expect(x.mean(axis: -1, keepDims: true).shape == [2, 3, 1])
+      #expect(x.sum().shape == [])
+      expectClose([x.mean().item], [x.scalars.map(Double.init).reduce(0, +) / 24], tol: 1e-6)
+      #expect(x.reshaped([-1, 6]).shape == [4, 6])
+      #expect(x.flattened().shape == [2, 12])
+    }
+
+    /// Big enough for the multi-threaded paths; results must match one thread.
+    @Test func multiThreadedMatchesSingleThreaded() {
+      var rng = TestRNG(31)
+      let x = rng.uniform([8, 4, 40, 40]), w = rng.uniform([8, 4, 3, 3], -0.3, 0.3), b = rng.uniform([8])
+      let gamma = rng.uniform([8], 0.5, 1.5), beta = rng.uniform([8])
+      let dw = rng.uniform([10, 8 * 20 * 20], -0.05, 0.05)
+      let labels = rng.labels(8, classes: 10)
+      func run() -> [[Float]] {
+        for t in [x, w, b, gamma, beta, dw] { t.requiresGrad = true; t.zeroGrad() }
+        let mm = Tensor(zeros: [8]), mv = Tensor(repeating: 1, shape: [8])
+        let loss = Autograd.record { () -> Tensor in
+          var h = conv2d(x, weight: w, bias: b, stride: (1, 1), padding: (1, 1), activation: .relu)
+          h = batchNorm(h, gamma: gamma, beta: beta, movingMean: mm, movingVar: mv, eps: 1e-5, momentum: 0.9)
+          h = (h * h + h).sigmoid() - h.mean(axes: [0, 2, 3], keepDims: true)
+          h = maxPool2d(h, kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+          h = avgPool2d(h, kernel: (1, 1), stride: (1, 1))
+          return softmaxCrossEntropy(dense(h.flattened(), weight: dw, bias: nil), labels: labels)
+        }
+        loss.backward()
+        return [[loss.item], mm.scalars, mv.scalars] + [x, w, b, gamma, beta, dw].map { $0.grad!.scalars }
+      }
+      ComputeThreads.set(1)
+      let one = run()
+      ComputeThreads.set(2)
+      defer { ComputeThreads.set(1) }
+      let two = run()
+      for (i, (p, q)) in zip(one, two).enumerated() {
+        let scale = max(1e-3, p.map { Double(abs($0)) }.max() ?? 0)
+        expectClose(q.map { Float(Double($0) / scale) }, p.map { Double($0) / scale }, tol: 1e-4,
+                    "result \(i) with 2 threads")
+      }
+    }
+  }
+}
