@@ -78,7 +78,7 @@ public enum SectionRunner {
 
   /// Runs the cells of a checked plan: sets `NotebookSession.current`, installs the crash
   /// reporter, records a thrown error at its cell.
-  static func execute(_ plan: RunPlan) -> (session: NotebookSession, seconds: Double, badInput: Bool) {
+  public static func execute(_ plan: RunPlan) -> (session: NotebookSession, seconds: Double, badInput: Bool) {
     let session = NotebookSession(plan: plan, echo: !plan.options.quiet)
     let previous = NotebookSession.current
     NotebookSession.current = session
@@ -115,7 +115,7 @@ public enum SectionRunner {
   }
 
   /// Which cell failed, where and why; nil when every cell ran.
-  static func failureMessage(_ session: NotebookSession, _ plan: RunPlan) -> String? {
+  public static func failureMessage(_ session: NotebookSession, _ plan: RunPlan) -> String? {
     if let failed = session.failedCell, case .failed(let text) = failed.status {
       let place = failed.line > 0 ? "\(plan.document.path):\(failed.line)" : plan.document.path
       return "cell '\(failed.id)' (\(place)) failed: \(text)"

@@ -14,7 +14,7 @@ struct Chapter: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
-    subcommands: [Run.self, Build.self, Check.self, List.self, Bench.self])
+    subcommands: [Run.self, Build.self, Check.self, Sweep.self, List.self, Bench.self])
 
   static func main() {
     do {
@@ -273,5 +273,50 @@ struct Bench: ParsableCommand {
     } else {
       print(result)
     }
+  }
+}
+
+struct Sweep: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a section for every combination of parameter values; write one comparison report.",
+    discussion: "Example: chapter sweep 7.5 --set lr=0.1,0.5,1.0 --set batchSize=128,256")
+
+  @Argument(help: "The section: its number, slug or .md path.")
+  var section: String
+
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("A parameter and its values (repeatable).", valueName: "name=v1,v2,..."))
+  var sets: [String] = []
+
+  @Option(help: "Run profile: book, quick (default) or smoke.")
+  var profile: String?
+
+  @Option(help: "Seed of weight init, shuffling and dropout (the same for every run).")
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads for the engine (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(help: "Folder of the reports; the sweep goes to its sweeps/ subfolder.")
+  var output: String = "Output"
+
+  @Flag(help: "No cell output on the terminal, no progress bar.")
+  var quiet = false
+
+  func validate() throws {
+    guard !sets.isEmpty else { throw ValidationError("give at least one --set NAME=V1,V2,...") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+  }
+
+  func run() throws {
+    let program = try SectionCatalog(Chapters.allSections).find(section)
+    let options = RunOptions(
+      profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet)
+    let result = try SectionSweep.run(
+      program, options: options, axes: try SectionSweep.axes(sets),
+      prepare: { D2L.prepareEngine(seed: seed, threads: threads) })
+    FileHandle.standardError.write(Data("chapter: wrote \(result.html) and \(result.markdown)\n".utf8))
+    if result.runs.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
   }
 }
