@@ -70,7 +70,7 @@ public indirect enum YAMLValue: Sendable, Equatable {
   case null
 
   /// How the value reads in a message.
-  var text: String {
+  public var text: String {
     switch self {
     case .scalar(let s, _): s
     case .sequence(let items): "[" + items.map(\.text).joined(separator: ", ") + "]"

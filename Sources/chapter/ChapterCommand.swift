@@ -14,7 +14,7 @@ struct Chapter: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
-    subcommands: [Run.self, Build.self, Check.self, Sweep.self, List.self, Bench.self])
+    subcommands: [Run.self, Build.self, Check.self, Sweep.self, List.self, Show.self, Bench.self])
 
   static func main() {
     do {
@@ -318,5 +318,29 @@ struct Sweep: ParsableCommand {
       prepare: { D2L.prepareEngine(seed: seed, threads: threads) })
     FileHandle.standardError.write(Data("chapter: wrote \(result.html) and \(result.markdown)\n".utf8))
     if result.runs.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
+  }
+}
+
+struct Show: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show a section's cells, parameters, variants and profiles.")
+
+  @Argument(help: "The section: its number, slug or .md path.")
+  var section: String
+
+  @Option(help: "Show the parameters as this profile sets them (default quick).")
+  var profile: String?
+
+  @Option(name: .customLong("set"), help: ArgumentHelp("Show the effect of an override.", valueName: "name=value"))
+  var sets: [String] = []
+
+  @Option(help: "Show the effect of a variant.")
+  var variant: String?
+
+  func run() throws {
+    let program = try SectionCatalog(Chapters.allSections).find(section)
+    let options = RunOptions(
+      profile: profile, overrides: try RunOptions.parseSetArguments(sets), variant: variant)
+    print(SectionOverview.describe(try RunPlan(program: program, options: options)), terminator: "")
   }
 }

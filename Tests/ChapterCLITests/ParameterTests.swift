@@ -81,3 +81,20 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("sweeps").path))
   }
 }
+
+@Suite struct ShowAndListTests {
+  @Test func showListsCellsParametersVariantsAndProfiles() throws {
+    let result = try CLI.run(["show", "7.5", "--set", "lr=0.5"])
+    #expect(result.exitCode == 0, "\(result.stderr)")
+    for fragment in ["train-scratch", "lr: Double = 1.0", "-> 0.5 from --set", "numEpochs", "without-bn-lr-0.1", "smoke:"] {
+      #expect(result.stdout.contains(fragment), "missing \(fragment)")
+    }
+  }
+
+  @Test func listNamesEverySection() throws {
+    let result = try CLI.run(["list", "--output", "/nonexistent-folder"])
+    #expect(result.exitCode == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("7.5"))
+    #expect(result.stdout.contains("Batch Normalization"))
+  }
+}
