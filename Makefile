@@ -7,10 +7,14 @@ PROFILE ?= quick
 ARGS ?=
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 
-.PHONY: deps build run test clean
+.PHONY: deps test-deps build run test clean
 
 deps:
 	@sh scripts/install-deps.sh
+
+# The tests also load reports in a headless browser.
+test-deps:
+	@sh scripts/install-deps.sh chromium python3
 
 build: deps
 	$(SWIFT) build -c release --product chapter
@@ -20,7 +24,7 @@ run: build
 
 # Tests build in their own folder: they need -enable-testing, and sharing
 # .build would rebuild everything each time one switches between run and test.
-test: deps
+test: test-deps
 	$(SWIFT) build -c release --scratch-path .build-test -Xswiftc -enable-testing --build-tests
 	$(SWIFT) test -c release --scratch-path .build-test -Xswiftc -enable-testing --skip-build
 

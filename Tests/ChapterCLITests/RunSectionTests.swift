@@ -75,3 +75,48 @@ import Testing
     #expect(result.stdout.contains("@@"))
   }
 }
+
+/// The report as a reader's browser sees it: headless Chromium (Debian's `chromium`,
+/// installed by `make test`) loads the page, and `Tests/Browser/check_page.py` fails on
+/// console messages, network requests, missing figures or missing navigation.
+@Suite(.serialized) struct BrowserTests {
+  static let script = CLI.packageRoot.appendingPathComponent("Tests/Browser/check_page.py").path
+
+  static func check(_ page: String, _ extra: [String]) throws -> (code: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script, page] + extra
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  @Test func reportLoadsOfflineWithFiguresAndNavigation() throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try CLI.run(["run", "7.5", "--profile", "smoke", "--output", dir.path, "--quiet"])
+    #expect(run.exitCode == 0, "\(run.stderr)")
+    let (code, output) = try Self.check(
+      dir.appendingPathComponent("7.5-batch-norm.html").path, ["--min-figures", "2", "--nav"])
+    #expect(code == 0, "\(output)")
+  }
+
+  /// The check itself can fail: a page that fetches an image and logs to the console.
+  @Test func checkCatchesNetworkAndConsole() throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let page = dir.appendingPathComponent("bad.html")
+    try """
+      <!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
+      <img src="http://example.com/x.png"><script>console.error("boom")</script></body></html>
+      """.write(to: page, atomically: true, encoding: .utf8)
+    let (code, output) = try Self.check(page.path, ["--min-figures", "1"])
+    #expect(code == 1)
+    #expect(output.contains("example.com"))
+    #expect(output.contains("boom"))
+    #expect(output.contains("0 figures"))
+  }
+}
