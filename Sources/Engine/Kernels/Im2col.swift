@@ -5,8 +5,9 @@ public struct ConvGeometry: Equatable, Sendable {
   public var strideH, strideW: Int
   public var padH, padW: Int
 
-  public var outH: Int { (height + 2 * padH - kernelH) / strideH + 1 }
-  public var outW: Int { (width + 2 * padW - kernelW) / strideW + 1 }
+  // Division rounds toward zero: a window larger than the padded input must give 0, not 1.
+  public var outH: Int { height + 2 * padH < kernelH ? 0 : (height + 2 * padH - kernelH) / strideH + 1 }
+  public var outW: Int { width + 2 * padW < kernelW ? 0 : (width + 2 * padW - kernelW) / strideW + 1 }
   /// Rows of the im2col matrix: one per (channel, kernel row, kernel column).
   public var patchSize: Int { channels * kernelH * kernelW }
   public var outPixels: Int { outH * outW }
