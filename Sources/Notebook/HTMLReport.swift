@@ -13,7 +13,9 @@ enum HTMLReport {
     for item in model.items {
       switch item {
       case .prose(let p):
-        let (html, hs) = MarkdownHTML.addHeadingIDs(MarkdownHTML.render(p.markdown), used: &used)
+        let (protected, math) = MathText.protect(p.markdown)
+        let rendered = MathText.restore(MarkdownHTML.render(protected), math)
+        let (html, hs) = MarkdownHTML.addHeadingIDs(rendered, used: &used)
         // The title is the page's <h1>; a `# ...` in the prose duplicates it.
         body += html
         headings += hs
@@ -237,6 +239,8 @@ enum HTMLReport {
     h2 { border-bottom: 1px solid #e5e5e5; padding-bottom: 0.2em; margin-top: 1.8em; }
     a { color: #0b5fb0; text-decoration: none; } a:hover { text-decoration: underline; }
     code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 14px; }
+    .math { font-family: "Times New Roman", Georgia, serif; white-space: nowrap; }
+    .math.display { display: block; text-align: center; margin: 0.8em 0; white-space: normal; }
     :not(pre) > code { background: #f0f1f3; padding: 0.1em 0.3em; border-radius: 3px; }
     pre { overflow-x: auto; padding: 10px 14px; border-radius: 6px; line-height: 1.45; margin: 0.5em 0; }
     pre.code { background: #f6f8fa; border: 1px solid #dfe3e8; }

@@ -54,38 +54,23 @@ struct Run: ParsableCommand {
   @Option(help: "Run an exercise's variant block.")
   var variant: String?
 
-  @Option(help: "Seed of weight init, shuffling and dropout.")
-  var seed: UInt64 = 0
-
-  @Option(help: "Threads for the engine (default: all cores).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-  @Option(help: "Folder of the reports.")
-  var output: String = "Output"
-
-  @Flag(help: "No cell output on the terminal, no progress bar.")
-  var quiet = false
-
-  func validate() throws {
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-  }
+  @OptionGroup var common: RunFlags
 
   func run() throws {
     let catalog = SectionCatalog(Chapters.allSections)
     let program = try catalog.find(section)
-    let options = RunOptions(
-      profile: profile, overrides: try RunOptions.parseSetArguments(sets), variant: variant,
-      seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
-      sections: catalog.links())
+    var options = common.options(profile: profile, sections: catalog.links())
+    options.overrides = try RunOptions.parseSetArguments(sets)
+    options.variant = variant
     // Everything is checked before the engine starts: bad input exits 2 having run nothing.
     let plan = try SectionRunner.plan(program, options: options)
-    D2L.prepareEngine(seed: seed, threads: threads)
+    common.prepareEngine()
     let result = try SectionRunner.run(plan)
     // The failure goes to standard error even when quiet: the exit code alone says too little.
     if let failure = result.failureMessage {
       FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
     }
-    if !quiet {
+    if !common.quiet {
       let note = "chapter: wrote \(result.htmlPath) and \(result.markdownPath)\n"
       FileHandle.standardError.write(Data(note.utf8))
     }
@@ -156,30 +141,18 @@ struct Build: ParsableCommand {
   @Option(help: "Run profile for every section: quick (default), book or smoke.")
   var profile: String = "quick"
 
-  @Option(help: "Seed of weight init, shuffling and dropout.")
-  var seed: UInt64 = 0
-
-  @Option(help: "Threads for the engine (default: all cores).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-  @Option(help: "Folder of the reports.")
-  var output: String = "Output"
-
-  @Flag(help: "No cell output on the terminal, no progress bar.")
-  var quiet = false
+  @OptionGroup var common: RunFlags
 
   func run() throws {
     let catalog = SectionCatalog(Chapters.allSections)
-    let options = RunOptions(
-      profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
-      sections: catalog.links())
+    let options = common.options(profile: profile, sections: catalog.links())
     // Check every section's input first: a typo in the last chapter should not surface
     // after an hour of training.
     let plans = try Chapters.allSections.map { try SectionRunner.plan($0, options: options) }
     var worst: Int32 = 0
     for plan in plans {
       let start = Date()
-      D2L.prepareEngine(seed: seed, threads: threads)
+      common.prepareEngine()
       let result = try SectionRunner.run(plan)
       if let failure = result.failureMessage {
         FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
@@ -292,30 +265,17 @@ struct Sweep: ParsableCommand {
   @Option(help: "Run profile: book, quick (default) or smoke.")
   var profile: String?
 
-  @Option(help: "Seed of weight init, shuffling and dropout (the same for every run).")
-  var seed: UInt64 = 0
-
-  @Option(help: "Threads for the engine (default: all cores).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-  @Option(help: "Folder of the reports; the sweep goes to its sweeps/ subfolder.")
-  var output: String = "Output"
-
-  @Flag(help: "No cell output on the terminal, no progress bar.")
-  var quiet = false
+  @OptionGroup var common: RunFlags
 
   func validate() throws {
     guard !sets.isEmpty else { throw ValidationError("give at least one --set NAME=V1,V2,...") }
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
   }
 
   func run() throws {
     let program = try SectionCatalog(Chapters.allSections).find(section)
-    let options = RunOptions(
-      profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet)
     let result = try SectionSweep.run(
-      program, options: options, axes: try SectionSweep.axes(sets),
-      prepare: { D2L.prepareEngine(seed: seed, threads: threads) })
+      program, options: common.options(profile: profile, sections: []),
+      axes: try SectionSweep.axes(sets), prepare: common.prepareEngine)
     FileHandle.standardError.write(Data("chapter: wrote \(result.html) and \(result.markdown)\n".utf8))
     if result.runs.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
   }
@@ -343,4 +303,32 @@ struct Show: ParsableCommand {
       profile: profile, overrides: try RunOptions.parseSetArguments(sets), variant: variant)
     print(SectionOverview.describe(try RunPlan(program: program, options: options)), terminator: "")
   }
+}
+
+/// The options every command that runs sections takes.
+struct RunFlags: ParsableArguments {
+  @Option(help: "Seed of weight init, shuffling and dropout (the same for every run).")
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads for the engine (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(help: "Folder of the reports (sweeps go to its sweeps/ subfolder).")
+  var output: String = "Output"
+
+  @Flag(help: "No cell output on the terminal, no progress bar.")
+  var quiet = false
+
+  func validate() throws {
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+  }
+
+  func options(profile: String?, sections: [SectionLink]) -> RunOptions {
+    RunOptions(
+      profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
+      sections: sections)
+  }
+
+  /// Seeds the engine and sets its threads, before each section run.
+  func prepareEngine() { D2L.prepareEngine(seed: seed, threads: threads) }
 }

@@ -120,3 +120,28 @@ import Testing
     #expect(output.contains("0 figures"))
   }
 }
+
+/// Every section runs end to end on its smoke profile, and its report holds its
+/// trainings' log lines and curves.
+@Suite(.serialized) struct EverySectionSmokeTests {
+  static let sections = ["7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "7.7"]
+
+  @Test(arguments: sections)
+  func smokeRun(_ section: String) throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let result = try CLI.run(["run", section, "--profile", "smoke", "--output", dir.path, "--quiet"])
+    #expect(result.exitCode == 0, "\(section): \(result.stderr)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+    let md = try #require(files.first { $0.hasPrefix(section + "-") && $0.hasSuffix(".md") })
+    let text = try String(contentsOf: dir.appendingPathComponent(md), encoding: .utf8)
+    #expect(text.contains("examples/sec on cpu"), "\(section)")
+    #expect(files.contains { $0.hasSuffix("-fig1.svg") }, "\(section)")
+  }
+
+  @Test func everySectionsOutputsMatch() throws {
+    let result = try CLI.run(["check"])
+    #expect(result.exitCode == 0, "\(result.stdout)\n\(result.stderr)")
+    for section in Self.sections { #expect(result.stdout.contains("\(section) ok")) }
+  }
+}

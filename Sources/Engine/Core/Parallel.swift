@@ -25,21 +25,8 @@ nonisolated(unsafe) var insideParallelRegion = false
 /// only on `total` and the thread count, so results are reproducible.
 @inline(__always)
 func parallelRanges(_ total: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
-  let threads = insideParallelRegion ? 1 : min(ComputeThreads.count, total / max(minPerThread, 1))
-  if threads <= 1 {
-    if total > 0 { body(0..<total) }
-    return
-  }
-  insideParallelRegion = true
-  defer { insideParallelRegion = false }
-  withoutActuallyEscaping(body) { body in
-    nonisolated(unsafe) let run = body
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
-      let lo = total * t / threads
-      let hi = total * (t + 1) / threads
-      if lo < hi { run(lo..<hi) }
-    }
-  }
+  let parts = min(ComputeThreads.count, total / max(minPerThread, 1))
+  parallelParts(total, parts: parts) { _, range in body(range) }
 }
 
 /// Like `parallelRanges`, also passing the 0-based index of the range, for
@@ -48,6 +35,7 @@ func parallelRanges(_ total: Int, minPerThread: Int = 1, _ body: (Range<Int>) ->
 @inline(__always)
 func parallelParts(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
   let threads = insideParallelRegion ? 1 : min(parts, total)
+  // One part, or nested inside another region: run here.
   if threads <= 1 {
     if total > 0 { body(0, 0..<total) }
     return
