@@ -54,13 +54,4 @@ final class BufferPool: @unchecked Sendable {
     lock.unlock()
     Foundation.free(p)
   }
-
-  /// Returns every kept buffer to the system.
-  func drain() {
-    lock.lock()
-    for (_, list) in free { for p in list { Foundation.free(p) } }
-    free = [:]
-    keptBytes = 0
-    lock.unlock()
-  }
 }

@@ -12,16 +12,6 @@ public enum Activation: String, Sendable {
     case .sigmoid: 1 / (1 + Foundation.exp(-z))
     }
   }
-
-  /// dy/dz expressed through the output y (so the pre-activation need not be kept).
-  @inline(__always)
-  func derivative(output y: Float) -> Float {
-    switch self {
-    case .none: 1
-    case .relu: y > 0 ? 1 : 0
-    case .sigmoid: y * (1 - y)
-    }
-  }
 }
 
 /// `dz = dy * act'(y)` over `count` elements; returns `dy` itself when there is no activation.
