@@ -12,7 +12,11 @@ import Notebook
 /// 0.874` and `N examples/sec on cpu`, training time only), adds the
 /// training curves to the report, and shows a progress bar on a terminal.
 ///
-/// - Throws: `TrainingDiverged` at the first non-finite loss.
+/// Saves a checkpoint (`TrainingCheckpoint`) at the end of every epoch; with the run's
+/// `resume` setting it continues from one, and ends with the numbers an uninterrupted run
+/// gives. SIGINT or SIGTERM stops it after the current batch, with a checkpoint.
+///
+/// - Throws: `TrainingDiverged` at the first non-finite loss; `RunInterrupted` after a signal.
 @discardableResult
 public func trainCh6(
   _ net: Module, _ trainIter: BatchLoader, _ testIter: BatchLoader, numEpochs: Int, lr: Double,
@@ -28,19 +32,40 @@ public func trainCh6(
       finalLoss: .nan, trainAccuracy: .nan, testAccuracy: .nan, examplesPerSecond: 0,
       wallSeconds: 0)
   }
+  if Interruption.requested {
+    throw RunInterrupted(signal: Interruption.signalName ?? "a signal", network: network)
+  }
   net.initialize(.xavier, forceReinit: true)
   let progress = session?.makeProgressBar(label: network)
     ?? ProgressBar(label: network, quiet: true)
+  let checkpoint = session?.nextCheckpointPath()
+  var p = TrainingProgress()
+  if let checkpoint, session?.settings.resume == true {
+    if let restored = resume(net, trainIter, lr: lr, network: network, from: checkpoint, progress) {
+      p = restored
+    }
+  }
   var optimizer: SGD?
-  var losses: [Double] = [], trainAccs: [Double] = [], testAccs: [Double] = []
-  var trainSeconds = 0.0, examplesSeen = 0
-  var flopsPerExample = 0
-  let wallStart = ProgressBar.now()
+  let wallStart = ProgressBar.now() - p.wallSeconds
 
-  for epoch in 0..<numEpochs {
-    var lossSum = 0.0, correct = 0, seen = 0
-    var epochSeconds = 0.0
-    for (b, batch) in trainIter.epoch(epoch).enumerated() {
+  /// Saves where training stands (when the run has a checkpoint file).
+  func save() throws {
+    guard let checkpoint else { return }
+    p.wallSeconds = ProgressBar.now() - wallStart
+    try TrainingCheckpoint.save(net, progress: p, lr: lr, network: network, to: checkpoint)
+  }
+  /// Saves and stops: SIGINT or SIGTERM arrived.
+  func interrupted() throws -> RunInterrupted {
+    progress.finish()
+    try save()
+    return RunInterrupted(
+      signal: Interruption.signalName ?? "a signal", network: network, epoch: p.epoch + 1,
+      batch: p.batch, checkpointPath: checkpoint)
+  }
+
+  while p.epoch < numEpochs {
+    let epoch = p.epoch
+    for batch in trainIter.epoch(epoch, from: p.batch) {
       let start = ProgressBar.now()
       let x = batch.tensor
       Autograd.clearTape()
@@ -49,38 +74,53 @@ public func trainCh6(
         let yHat = net(x)
         return (yHat, softmaxCrossEntropy(yHat, labels: batch.labels))
       }
-      if flopsPerExample == 0 { flopsPerExample = (FLOPCounter.count - flopsBefore) / batch.count }
+      if p.flopsPerExample == 0 {
+        p.flopsPerExample = (FLOPCounter.count - flopsBefore) / batch.count
+      }
       let l = Double(loss.item)
       guard l.isFinite else {
         progress.finish()
-        throw TrainingDiverged(network: network, epoch: epoch + 1, batch: b + 1, lr: lr)
+        throw TrainingDiverged(network: network, epoch: epoch + 1, batch: p.batch + 1, lr: lr)
       }
       loss.backward()
       if optimizer == nil { optimizer = SGD(net.parameters(), learningRate: Float(lr)) }
       optimizer!.step()
-      lossSum += l * Double(batch.count)
-      correct += zip(yHat.argmaxRows(), batch.labels).filter { $0 == Int($1) }.count
-      seen += batch.count
-      epochSeconds += ProgressBar.now() - start
-      if epoch == 0 && b == warmupBatches - 1 {
+      p.steps += 1
+      p.batch += 1
+      p.lossSum += l * Double(batch.count)
+      p.correct += zip(yHat.argmaxRows(), batch.labels).filter { $0 == Int($1) }.count
+      p.seen += batch.count
+      p.epochSeconds += ProgressBar.now() - start
+      if epoch == 0 && p.batch == warmupBatches && p.seen == warmupBatches * trainIter.batchSize {
         progress.note(estimate(
-          network: network, flopsPerExample: flopsPerExample, seconds: epochSeconds,
-          examples: seen, epochs: numEpochs, train: trainIter, test: testIter))
+          network: network, flopsPerExample: p.flopsPerExample, seconds: p.epochSeconds,
+          examples: p.seen, epochs: numEpochs, train: trainIter, test: testIter))
       }
       progress.update(
-        epoch: epoch + 1, epochs: numEpochs, batch: b + 1, batches: trainIter.numberOfBatches,
-        examplesPerSecond: Double(seen) / max(epochSeconds, 1e-9), loss: lossSum / Double(seen))
+        epoch: epoch + 1, epochs: numEpochs, batch: p.batch, batches: trainIter.numberOfBatches,
+        examplesPerSecond: Double(p.seen) / max(p.epochSeconds, 1e-9),
+        loss: p.lossSum / Double(p.seen))
+      if Interruption.requested { throw try interrupted() }
     }
-    trainSeconds += epochSeconds
-    examplesSeen += seen
-    losses.append(lossSum / Double(max(seen, 1)))
-    trainAccs.append(Double(correct) / Double(max(seen, 1)))
-    testAccs.append(evaluateAccuracy(net, testIter))
+    guard let testAccuracy = evaluateAccuracy(net, testIter, stopOnInterruption: true) else {
+      throw try interrupted()
+    }
+    p.trainSeconds += p.epochSeconds
+    p.examplesSeen += p.seen
+    p.losses.append(p.lossSum / Double(max(p.seen, 1)))
+    p.trainAccuracies.append(Double(p.correct) / Double(max(p.seen, 1)))
+    p.testAccuracies.append(testAccuracy)
     progress.endEpoch(summary: String(
-      format: "loss %.3f, train acc %.3f, test acc %.3f", losses.last!, trainAccs.last!,
-      testAccs.last!))
+      format: "loss %.3f, train acc %.3f, test acc %.3f", p.losses.last!, p.trainAccuracies.last!,
+      testAccuracy))
+    p.epoch += 1
+    p.batch = 0
+    (p.lossSum, p.correct, p.seen, p.epochSeconds) = (0, 0, 0, 0)
+    try save()
   }
   progress.finish()
+  let (losses, trainAccs, testAccs) = (p.losses, p.trainAccuracies, p.testAccuracies)
+  let (trainSeconds, examplesSeen, flopsPerExample) = (p.trainSeconds, p.examplesSeen, p.flopsPerExample)
 
   let summary = TrainingSummary(
     network: network, parameterCount: net.parameterCount, flopsPerExample: flopsPerExample,
@@ -124,15 +164,53 @@ func estimate(
 /// Fraction of the batches' examples whose highest-scoring class is the label,
 /// computed in prediction mode.
 public func evaluateAccuracy(_ net: Module, _ iter: BatchLoader) -> Double {
+  evaluateAccuracy(net, iter, stopOnInterruption: false)!
+}
+
+/// As above; with `stopOnInterruption`, nil as soon as SIGINT or SIGTERM has arrived (a
+/// test set at 224 pixels takes minutes).
+func evaluateAccuracy(_ net: Module, _ iter: BatchLoader, stopOnInterruption: Bool) -> Double? {
   var correct = 0, seen = 0
+  var stopped = false
   Autograd.predict {
     for batch in iter.epoch(0) {
+      if stopOnInterruption && Interruption.requested {
+        stopped = true
+        break
+      }
       let yHat = net(batch.tensor)
       correct += zip(yHat.argmaxRows(), batch.labels).filter { $0 == Int($1) }.count
       seen += batch.count
     }
   }
-  return Double(correct) / Double(max(seen, 1))
+  return stopped ? nil : Double(correct) / Double(max(seen, 1))
+}
+
+/// Restores a training from its checkpoint, or returns nil (with a note saying why) so that
+/// it starts from the beginning. The network is first called once on a training batch in
+/// prediction mode, so that the parameters it creates at its first call exist.
+func resume(
+  _ net: Module, _ trainIter: BatchLoader, lr: Double, network: String, from path: String,
+  _ progress: ProgressBar
+) -> TrainingProgress? {
+  guard FileManager.default.fileExists(atPath: path) else {
+    progress.note("\(network): no checkpoint to resume from; training from the start")
+    return nil
+  }
+  if let batch = trainIter.epoch(0).makeIterator().next() {
+    Autograd.predict { _ = net(batch.tensor) }
+  }
+  do {
+    let p = try TrainingCheckpoint.load(net, lr: lr, network: network, from: path)
+    let place = p.epoch == 0 && p.batch == 0 ? "the start"
+      : p.batch == 0 ? "the end of epoch \(p.epoch)" : "epoch \(p.epoch + 1), batch \(p.batch)"
+    progress.note("\(network): resuming from \(place) (\(path))")
+    return p
+  } catch {
+    // `load` changed nothing: the network keeps the weights it was just given.
+    progress.note("\(network): cannot resume (\(error)); training from the start")
+    return nil
+  }
 }
 
 /// Training stopped because the loss stopped being a finite number.

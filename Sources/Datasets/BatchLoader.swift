@@ -105,6 +105,12 @@ public final class BatchLoader: Sendable {
   /// background thread; leaving the loop early stops it.
   public func epoch(_ epoch: Int) -> Epoch { Epoch(loader: self, number: epoch) }
 
+  /// The batches of epoch `epoch` from batch `first` on (0-based): what a resumed training
+  /// still has to see of an epoch it was interrupted in. The earlier batches are not made.
+  public func epoch(_ epoch: Int, from first: Int) -> Epoch {
+    Epoch(loader: self, number: epoch, first: first)
+  }
+
   /// Prepares batch `b` of an epoch whose order is `order`.
   func makeBatch(_ b: Int, order: [Int]) -> Batch {
     let start = b * batchSize
@@ -136,10 +142,14 @@ public final class BatchLoader: Sendable {
   public struct Epoch: Sequence, Sendable {
     public let loader: BatchLoader
     public let number: Int
+    /// The first batch handed out (0 but in a resumed epoch).
+    public var first = 0
 
-    public var underestimatedCount: Int { loader.numberOfBatches }
+    public var underestimatedCount: Int { Swift.max(loader.numberOfBatches - first, 0) }
 
-    public func makeIterator() -> BatchIterator { BatchIterator(loader: loader, epoch: number) }
+    public func makeIterator() -> BatchIterator {
+      BatchIterator(loader: loader, epoch: number, first: first)
+    }
   }
 }
 
@@ -151,15 +161,16 @@ public final class BatchIterator: IteratorProtocol {
   private let total: Int
   private var delivered = 0
 
-  init(loader: BatchLoader, epoch: Int) {
-    total = loader.numberOfBatches
+  init(loader: BatchLoader, epoch: Int, first: Int = 0) {
+    let first = min(max(first, 0), loader.numberOfBatches)
+    total = loader.numberOfBatches - first
     pipe = BatchPipe(capacity: loader.prefetch)
     let pipe = self.pipe
     let order = loader.order(epoch: epoch)
-    let total = self.total
+    let end = loader.numberOfBatches
     loader.producers.change(by: 1)
     let thread = Thread {
-      for b in 0..<total {
+      for b in first..<end {
         if pipe.isCancelled { break }
         if !pipe.put(loader.makeBatch(b, order: order)) { break }
       }

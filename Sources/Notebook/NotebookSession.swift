@@ -20,7 +20,13 @@ public final class NotebookSession: @unchecked Sendable {
   public private(set) var sectionTrainings: [TrainingSummary] = []
   /// An error thrown outside any cell.
   public private(set) var sectionError: String?
+  /// Set when SIGINT or SIGTERM stopped the run.
+  public private(set) var interruption: RunInterrupted?
 
+  /// Trainings started so far per cell, for checkpoint names.
+  var trainingsStarted: [String: Int] = [:]
+  /// The checkpoint files of this run's trainings.
+  var checkpointPaths: [String] = []
   private var currentIndex: Int?
   private var capture: OutputCapture?
   private var cellStart = 0.0
@@ -70,6 +76,7 @@ public final class NotebookSession: @unchecked Sendable {
   /// Records an error thrown by the section on the running cell (or on the section when no
   /// cell runs). The cells after it stay "not run".
   func fail(_ error: Error) {
+    if let stop = error as? RunInterrupted { interruption = stop }
     let text = Self.describe(error)
     guard let i = currentIndex else {
       sectionError = text

@@ -21,6 +21,8 @@ public struct RunOptions: Sendable {
   public var sections: [SectionLink]
   /// `chapter check`: run the cells but skip training (see `RunSettings.skipTraining`).
   public var skipTraining = false
+  /// `--resume`: trainings continue from their checkpoints (see `RunSettings.resume`).
+  public var resume = false
 
   public init(
     profile: String? = nil, overrides: [String: String] = [:], variant: String? = nil,
@@ -71,6 +73,9 @@ public struct RunSettings: Sendable, Equatable {
   /// Set by `chapter check`: training functions return at once without training, so that
   /// the cells' checked outputs (shapes, summaries) are verified in seconds.
   public var skipTraining = false
+  /// `--resume`: a training whose checkpoint exists (same section, cell, code and
+  /// parameters) continues from it instead of starting afresh.
+  public var resume = false
 
   public init(
     profile: String = "book", seed: UInt64 = 0, threads: Int = 1, trainSubset: Int? = nil,
@@ -168,6 +173,7 @@ public struct RunPlan: Sendable {
     var settings = RunSettings(
       profile: profileName, seed: options.seed, threads: options.threads, quiet: options.quiet)
     settings.skipTraining = options.skipTraining
+    settings.resume = options.resume
 
     func describe(_ info: ParameterInfo) -> String {
       let d = info.declarations[0]

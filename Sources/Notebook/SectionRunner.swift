@@ -15,6 +15,9 @@ public struct RunResult: Sendable {
   public var failedCell: String?
   /// For the terminal: which cell failed, where, and why (`nil` when all went well).
   public var failureMessage: String?
+  /// SIGINT or SIGTERM stopped the run: no report was written (the previous ones stay) and
+  /// the trainings' checkpoints are kept for `--resume`.
+  public var interrupted = false
 }
 
 /// The outcome of `chapter check` for one section.
@@ -53,6 +56,16 @@ public enum SectionRunner {
     let options = plan.options
     let provenance = Provenance.collect(sourcePath: program.sourcePath)
     let (session, total, badInput) = execute(plan)
+    if session.interruption != nil {
+      // The reports of the last complete run stay as they are.
+      let html = options.outputDirectory + "/" + program.slug + ".html"
+      let markdown = options.outputDirectory + "/" + program.slug + ".md"
+      return RunResult(
+        exitCode: 1, htmlPath: html, markdownPath: markdown, figurePaths: [],
+        records: session.records, trainings: session.trainings,
+        failedCell: session.failedCell?.id, failureMessage: failureMessage(session, plan),
+        interrupted: true)
+    }
 
     let navigation = ReportNavigation(
       previous: ReportNavigation.neighbours(of: program.slug, in: options.sections).previous,
@@ -68,6 +81,7 @@ public enum SectionRunner {
       try SectionIndex.write(sections: options.sections, folder: options.outputDirectory)
     }
 
+    if model.succeeded { session.removeCheckpoints() }
     let failed = session.failedCell
     let message = failureMessage(session, plan)
     return RunResult(
@@ -83,6 +97,7 @@ public enum SectionRunner {
     let previous = NotebookSession.current
     NotebookSession.current = session
     CrashReporter.install()
+    Interruption.install()
     let start = ProgressBar.now()
     var badInput = false
     do {

@@ -89,6 +89,9 @@ public enum SectionSweep {
     for (combo, plan) in zip(combos, plans) {
       prepare()
       let (session, seconds, _) = SectionRunner.execute(plan)
+      // Stopped by a signal: no comparison of half the runs; the checkpoints stay for --resume.
+      if let stop = session.interruption { throw stop }
+      if session.failedCell == nil && session.sectionError == nil { session.removeCheckpoints() }
       runs.append(Run(
         assignment: combo, trainings: session.trainings, seconds: seconds,
         failure: SectionRunner.failureMessage(session, plan)))

@@ -70,6 +70,10 @@ struct Run: ParsableCommand {
     if let failure = result.failureMessage {
       FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
     }
+    if result.interrupted {
+      RunFlags.explainInterruption()
+      throw ExitCode(1)
+    }
     if !common.quiet {
       let note = "chapter: wrote \(result.htmlPath) and \(result.markdownPath)\n"
       FileHandle.standardError.write(Data(note.utf8))
@@ -156,6 +160,10 @@ struct Build: ParsableCommand {
       let result = try SectionRunner.run(plan)
       if let failure = result.failureMessage {
         FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
+      }
+      if result.interrupted {
+        RunFlags.explainInterruption()
+        throw ExitCode(1)
       }
       let seconds = Date().timeIntervalSince(start)
       let line = String(format: "chapter: %@ %@ in %.0f s -> %@\n", plan.program.number,
@@ -273,9 +281,16 @@ struct Sweep: ParsableCommand {
 
   func run() throws {
     let program = try SectionCatalog(Chapters.allSections).find(section)
-    let result = try SectionSweep.run(
-      program, options: common.options(profile: profile, sections: []),
-      axes: try SectionSweep.axes(sets), prepare: common.prepareEngine)
+    let result: (html: String, markdown: String, runs: [SectionSweep.Run])
+    do {
+      result = try SectionSweep.run(
+        program, options: common.options(profile: profile, sections: []),
+        axes: try SectionSweep.axes(sets), prepare: common.prepareEngine)
+    } catch let stop as RunInterrupted {
+      FileHandle.standardError.write(Data("chapter: \(stop)\n".utf8))
+      RunFlags.explainInterruption()
+      throw ExitCode(1)
+    }
     FileHandle.standardError.write(Data("chapter: wrote \(result.html) and \(result.markdown)\n".utf8))
     if result.runs.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
   }
@@ -319,14 +334,38 @@ struct RunFlags: ParsableArguments {
   @Flag(help: "No cell output on the terminal, no progress bar.")
   var quiet = false
 
+  @Flag(help: """
+    Continue trainings from their checkpoints (saved in <output>/.cache/checkpoints at the \
+    end of every epoch and on Ctrl-C), with the same parameters, seed and threads.
+    """)
+  var resume = false
+
   func validate() throws {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
   }
 
   func options(profile: String?, sections: [SectionLink]) -> RunOptions {
-    RunOptions(
+    var options = RunOptions(
       profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
       sections: sections)
+    options.resume = resume
+    return options
+  }
+
+  /// After SIGINT or SIGTERM: the reports are unchanged and this command, with `--resume`,
+  /// goes on where training stopped.
+  static func explainInterruption() {
+    var arguments = CommandLine.arguments
+    if !arguments.contains("--resume") { arguments.append("--resume") }
+    let command = arguments.map(shellQuoted).joined(separator: " ")
+    let text = "chapter: the reports of the last complete run are unchanged. To continue "
+      + "where training stopped:\n  \(command)\n"
+    FileHandle.standardError.write(Data(text.utf8))
+  }
+
+  static func shellQuoted(_ word: String) -> String {
+    let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=,:+@".contains($0) }
+    return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   /// Seeds the engine and sets its threads, before each section run.

@@ -16,6 +16,16 @@ public struct SeededGenerator: RandomNumberGenerator {
     s = (splitmix(), splitmix(), splitmix(), splitmix())
   }
 
+  /// The generator's four words of state, for checkpoints: `init(state:)` continues the
+  /// sequence exactly where it was.
+  public var state: [UInt64] { [s.0, s.1, s.2, s.3] }
+
+  /// A generator continuing from a saved `state` (four words, not all zero).
+  public init?(state: [UInt64]) {
+    guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+    s = (state[0], state[1], state[2], state[3])
+  }
+
   public mutating func next() -> UInt64 {
     let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
     let t = s.1 << 17

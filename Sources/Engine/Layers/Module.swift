@@ -53,6 +53,36 @@ open class Module {
     [self] + children.flatMap { $0.modules() }
   }
 
+  /// Every tensor that makes up the trained state, named by the path of stored properties
+  /// that leads to it (`layers.0.weight`, `b3.p2.1.movingMean`): parameters and non-trainable
+  /// state such as moving statistics, each once, in a fixed order. Checkpoints save and
+  /// restore exactly these.
+  public func namedState() -> [(name: String, tensor: Tensor)] {
+    var seen = Set<ObjectIdentifier>()
+    var result: [(name: String, tensor: Tensor)] = []
+    func visit(_ value: Any, _ path: String) {
+      switch value {
+      case let t as Tensor:
+        if seen.insert(ObjectIdentifier(t)).inserted { result.append((path, t)) }
+      case let m as Module:
+        for (label, child) in m.labelledProperties() {
+          visit(child, path.isEmpty ? label : path + "." + label)
+        }
+      case let ts as [Tensor]:
+        for (i, t) in ts.enumerated() { visit(t, path + ".\(i)") }
+      case let ms as [Module]:
+        for (i, m) in ms.enumerated() { visit(m, path + ".\(i)") }
+      default:
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional, let wrapped = mirror.children.first {
+          visit(wrapped.value, path)
+        }
+      }
+    }
+    visit(self, "")
+    return result
+  }
+
   /// Number of scalar parameters (those created so far: shapes are inferred at the first call).
   public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
 
@@ -78,6 +108,19 @@ open class Module {
     let t = Tensor(zeros: shape).asParameter(initialization)
     initializer.fill(t)
     return t
+  }
+
+  /// Stored properties with their labels, superclass properties first.
+  private func labelledProperties() -> [(String, Any)] {
+    var levels: [Mirror] = []
+    var mirror: Mirror? = Mirror(reflecting: self)
+    while let m = mirror {
+      levels.append(m)
+      mirror = m.superclassMirror
+    }
+    return levels.reversed().flatMap { level in
+      level.children.enumerated().map { i, child in (child.label ?? "\(i)", child.value) }
+    }
   }
 
   private func reflectedProperties() -> [Any] {

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Ctrl-C (SIGINT) and SIGTERM during a run: the first one only raises a flag, which training
+/// polls after every batch, so that it can stop cleanly, save a checkpoint and tell the reader
+/// how to resume. A second signal ends the process at once, as the default action would.
+///
+/// The flag lives in memory allocated before the handler is installed: the handler itself
+/// only stores a word, which is async-signal-safe.
+public enum Interruption {
+  nonisolated(unsafe) private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
+    let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+    p.initialize(to: 0)
+    return p
+  }()
+  nonisolated(unsafe) private static var installed = false
+
+  /// Installs the handlers (once per process; later calls do nothing, and a signal that
+  /// already arrived stays noted).
+  public static func install() {
+    _ = flag
+    guard !installed else { return }
+    installed = true
+    // A parent may start us with these signals blocked (the mask is inherited): unblock
+    // them on this thread, which receives them then.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    for signo in [SIGINT, SIGTERM] {
+      signal(signo) { signo in
+        if Interruption.flag.pointee != 0 {
+          signal(signo, SIG_DFL)
+          raise(signo)
+          return
+        }
+        Interruption.flag.pointee = signo
+      }
+    }
+  }
+
+  /// Whether SIGINT or SIGTERM arrived since `install()`.
+  public static var requested: Bool { flag.pointee != 0 }
+
+  /// The signal's name (`SIGINT`, `SIGTERM`), or nil when none arrived.
+  public static var signalName: String? {
+    switch flag.pointee {
+    case 0: nil
+    case SIGINT: "SIGINT (Ctrl-C)"
+    case SIGTERM: "SIGTERM"
+    default: "signal \(flag.pointee)"
+    }
+  }
+
+  /// Raises the flag as a signal would (tests, and a second way in for embedders).
+  public static func request(_ signo: Int32 = SIGINT) { flag.pointee = signo }
+
+  /// Clears the flag (the next section of a build starts afresh only when nothing arrived).
+  public static func clear() { flag.pointee = 0 }
+}
+
+/// A run stopped by SIGINT or SIGTERM. Training throws it after saving a checkpoint; the
+/// runner then writes no report (those already written stay as they were) and exits 1.
+public struct RunInterrupted: Error, CustomStringConvertible {
+  /// The signal, as `Interruption.signalName` gives it.
+  public var signal: String
+  /// Where training stood and where its state was saved, if training was running.
+  public var network: String?
+  public var epoch: Int?
+  public var batch: Int?
+  public var checkpointPath: String?
+
+  public init(
+    signal: String, network: String? = nil, epoch: Int? = nil, batch: Int? = nil,
+    checkpointPath: String? = nil
+  ) {
+    self.signal = signal
+    self.network = network
+    self.epoch = epoch
+    self.batch = batch
+    self.checkpointPath = checkpointPath
+  }
+
+  public var description: String {
+    var text = "interrupted by \(signal)"
+    if let network, let epoch, let batch {
+      text += " while training \(network) (epoch \(epoch), after batch \(batch))"
+    }
+    if let checkpointPath { text += "; its state is saved in \(checkpointPath)" }
+    return text
+  }
+}

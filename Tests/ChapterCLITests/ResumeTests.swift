@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// Checkpoints, SIGINT and `--resume`, through the real binary: a run interrupted mid-training
+/// and resumed ends with the numbers of a run that never stopped.
+@Suite(.serialized) struct ResumeTests {
+  /// 7.5 at three epochs of 6,000 images: a few seconds per network, long enough to be
+  /// interrupted during its first training.
+  static let arguments = [
+    "run", "7.5", "--profile", "smoke", "--set", "numEpochs=3", "--set", "trainSubset=6000",
+    "--threads", "2",
+  ]
+
+  /// The training results a run printed: `loss …, train acc …, test acc …` per network.
+  static func results(_ stdout: String) -> [String] {
+    stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("loss ") }
+  }
+
+  @Test func interruptedRunResumesToTheSameNumbers() throws {
+    let straight = try CLI.temporaryDirectory()
+    let stopped = try CLI.temporaryDirectory()
+    defer {
+      try? FileManager.default.removeItem(at: straight)
+      try? FileManager.default.removeItem(at: stopped)
+    }
+    let reference = try CLI.run(Self.arguments + ["--output", straight.path])
+    #expect(reference.exitCode == 0, "\(reference.stderr)")
+    let expected = Self.results(reference.stdout)
+    #expect(expected.count == 2)
+
+    // A report from an earlier run, which the interruption must leave as it is.
+    let report = stopped.appendingPathComponent("7.5-batch-norm.html")
+    try Data("earlier report".utf8).write(to: report)
+
+    // Interrupt once the first epoch of the first network is done.
+    let interrupted = try CLI.runInterrupting(
+      Self.arguments + ["--output", stopped.path], when: { $0.contains("epoch 1/3:") })
+    #expect(interrupted.exitCode == 1, "\(interrupted.stderr)")
+    #expect(interrupted.stderr.contains("interrupted by SIGINT"), "\(interrupted.stderr)")
+    #expect(interrupted.stderr.contains("--resume"), "\(interrupted.stderr)")
+    #expect(try String(contentsOf: report, encoding: .utf8) == "earlier report")
+    let folder = stopped.appendingPathComponent(".cache/checkpoints/7.5-batch-norm").path
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    #expect(!files.isEmpty && files.allSatisfy { $0.hasSuffix(".safetensors") }, "\(files)")
+    #expect(Self.results(interrupted.stdout).count < 2)
+
+    let resumed = try CLI.run(Self.arguments + ["--output", stopped.path, "--resume"])
+    #expect(resumed.exitCode == 0, "\(resumed.stderr)")
+    #expect(resumed.stderr.contains("resuming from"), "\(resumed.stderr)")
+    #expect(Self.results(resumed.stdout) == expected)
+    #expect(try String(contentsOf: report, encoding: .utf8) != "earlier report")
+    // A run that completed leaves nothing to resume.
+    #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).isEmpty)
+  }
+
+  /// A checkpoint of other parameters is not used: its name is keyed by them.
+  @Test func resumeWithOtherParametersStartsAfresh() throws {
+    let output = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: output) }
+    let args = ["run", "7.5", "--profile", "smoke", "--output", output.path]
+    let first = try CLI.runInterrupting(
+      args + ["--set", "numEpochs=3", "--set", "trainSubset=6000"],
+      when: { $0.contains("epoch 1/3:") })
+    #expect(first.exitCode == 1, "\(first.stderr)")
+    let other = try CLI.run(args + ["--set", "numEpochs=2", "--resume"])
+    #expect(other.exitCode == 0, "\(other.stderr)")
+    #expect(other.stderr.contains("no checkpoint to resume from"), "\(other.stderr)")
+    #expect(!other.stderr.contains("resuming from"), "\(other.stderr)")
+  }
+}
+
+extension CLI {
+  /// Runs the binary, reads its standard error as it comes, and sends SIGINT once
+  /// `condition` holds for what it printed so far (a run that ends first is returned as is).
+  static func runInterrupting(
+    _ arguments: [String], when condition: (String) -> Bool
+  ) throws -> CLIResult {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.currentDirectoryURL = packageRoot
+    let outURL = FileManager.default.temporaryDirectory
+      .appendingPathComponent("chapter-stdout-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outURL) }
+    let outHandle = try FileHandle(forWritingTo: outURL)
+    let err = Pipe()
+    process.standardOutput = outHandle
+    process.standardError = err
+    try process.run()
+    try outHandle.close()
+    var stderr = Data()
+    var sent = false
+    while true {
+      let chunk = err.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      stderr.append(chunk)
+      if !sent && condition(String(decoding: stderr, as: UTF8.self)) {
+        process.interrupt()
+        sent = true
+      }
+    }
+    process.waitUntilExit()
+    let outData = (try? Data(contentsOf: outURL)) ?? Data()
+    return CLIResult(
+      exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: stderr, as: UTF8.self))
+  }
+}
