@@ -43,7 +43,8 @@ struct ParameterLine: Equatable {
     else { return nil }
     // The code ends where a `//` comment outside a string starts.
     var codeEnd = CodeDepthScanner.commentStart(chars, from: start) ?? chars.count
-    while codeEnd > start, chars[codeEnd - 1].isWhitespace { codeEnd -= 1 }
+    // Not past the space after `let`: a bare `let ` (or `let  // note`) has no declarations.
+    while codeEnd > start + 4, chars[codeEnd - 1].isWhitespace { codeEnd -= 1 }
     let declarations = CodeDepthScanner.splitTopLevelCommas(Array(chars[(start + 4)..<codeEnd]))
     var bindings: [(name: String, literal: String, value: ParameterValue)] = []
     for declaration in declarations {

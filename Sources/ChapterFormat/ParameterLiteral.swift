@@ -214,8 +214,10 @@ private struct LiteralScanner {
     var items: [LiteralItem] = []
     if eat("]") { return .array(items) }
     while true {
-      guard let item = parseItem() else { return nil }
-      if case .array = item { return nil }
+      // Nested arrays are not part of the grammar: refuse one before descending into it, so
+      // that `[[[[...` typed or pasted a hundred thousand deep cannot overflow the stack.
+      skipSpaces()
+      guard peek != "[", let item = parseItem() else { return nil }
       items.append(item)
       if eat("]") { return .array(items) }
       guard eat(",") else { return nil }

@@ -10,7 +10,9 @@
 /// the notebook gets a say. While a section runs we install handlers that write, with
 /// write(2) only (the only safe thing in a signal handler), the cell's output so far and a
 /// message prepared at `beginCell` naming the section, the cell and its `.md` line, then
-/// re-raise the signal with its default action so the exit status stays a crash.
+/// exit with status 1, the CLI's code for "a cell failed" (README, exit codes): a trap is a
+/// cell's failure like a thrown error, only without a report. A signal outside any cell
+/// (no message prepared) is re-raised with its default action, so it stays a crash.
 enum CrashReporter {
   static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE]
 
@@ -123,6 +125,7 @@ private func crashHandler(_ signo: Int32) {
   }
   if s.message != nil {
     _ = write(2, name.utf8Start, name.utf8CodeUnitCount)
+    _exit(1)
   }
   raise(signo)
 }

@@ -6,6 +6,9 @@ struct CLIResult {
   var exitCode: Int32
   var stdout: String
   var stderr: String
+  /// The signal that killed the process, if one did (`exitCode` is then that signal's
+  /// number, as Foundation reports it).
+  var signal: Int32? = nil
 }
 
 enum CLI {
@@ -45,7 +48,8 @@ enum CLI {
     let errData = (try? Data(contentsOf: errURL)) ?? Data()
     return CLIResult(
       exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+      stderr: String(decoding: errData, as: UTF8.self),
+      signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
   }
 
   static func temporaryDirectory() throws -> URL {

@@ -47,6 +47,24 @@ import Testing
     #expect(result.stderr.contains("train-images-idx3-ubyte.gz"))
     #expect(result.stderr.contains("apt-get install dataset-fashion-mnist"))
   }
+
+  /// A loss that turns NaN stops training at once, names the epoch and batch, suggests a
+  /// lower rate, and the report records it; exit 1.
+  @Test func divergenceStopsWithItsPlaceAndAdvice() throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let result = try CLI.run(
+      ["run", "7.1", "--profile", "smoke", "--set", "lr=1e6", "--output", dir.path, "--quiet"])
+    #expect(result.exitCode == 1, "\(result.stderr)")
+    #expect(result.stderr.contains("cell 'train'"), "\(result.stderr)")
+    #expect(result.stderr.contains("7.1-alexnet.md:"), "\(result.stderr)")
+    #expect(result.stderr.contains("diverged"), "\(result.stderr)")
+    #expect(result.stderr.contains("at epoch 1, batch "), "\(result.stderr)")
+    #expect(result.stderr.contains("--set lr=100000.0"), "\(result.stderr)")
+    let report = try String(
+      contentsOf: dir.appendingPathComponent("7.1-alexnet.md"), encoding: .utf8)
+    #expect(report.contains("diverged"))
+  }
 }
 
 /// `chapter check`: the ```output blocks are a doctest of the chapter.
