@@ -58,7 +58,8 @@ def theirs(python, script, model, config, threads):
     out = subprocess.run([python, script, "bench", net, config, "--threads", str(threads)],
                          capture_output=True, text=True, check=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
-    return r["train"]["examples_per_s"], r["infer"]["examples_per_s"], r["peak_rss_mib"]
+    return (r["train"]["examples_per_s_median"], r["infer"]["examples_per_s_median"],
+            r["peak_rss_mib"])
 
 
 def main():

@@ -35,6 +35,9 @@ public func trainCh6(
   if Interruption.requested {
     throw RunInterrupted(signal: Interruption.signalName ?? "a signal", network: network)
   }
+  // Buffers kept for the shapes of earlier cells (shape tables at 224 pixels) would only
+  // add to this training's memory.
+  EngineMemory.releaseCachedBuffers()
   net.initialize(.xavier, forceReinit: true)
   let progress = session?.makeProgressBar(label: network)
     ?? ProgressBar(label: network, quiet: true)

