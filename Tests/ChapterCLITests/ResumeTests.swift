@@ -53,15 +53,17 @@ import Testing
     #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).isEmpty)
   }
 
-  /// A checkpoint of other parameters is not used: its name is keyed by them.
-  @Test func resumeWithOtherParametersStartsAfresh() throws {
+  /// SIGTERM stops a run as SIGINT does; a checkpoint of other parameters is not used (its
+  /// name is keyed by them).
+  @Test func terminatedRunAndResumeWithOtherParameters() throws {
     let output = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: output) }
     let args = ["run", "7.5", "--profile", "smoke", "--output", output.path]
     let first = try CLI.runInterrupting(
-      args + ["--set", "numEpochs=3", "--set", "trainSubset=6000"],
+      args + ["--set", "numEpochs=3", "--set", "trainSubset=6000"], signal: SIGTERM,
       when: { $0.contains("epoch 1/3:") })
     #expect(first.exitCode == 1, "\(first.stderr)")
+    #expect(first.stderr.contains("interrupted by SIGTERM"), "\(first.stderr)")
     let other = try CLI.run(args + ["--set", "numEpochs=2", "--resume"])
     #expect(other.exitCode == 0, "\(other.stderr)")
     #expect(other.stderr.contains("no checkpoint to resume from"), "\(other.stderr)")
@@ -70,10 +72,10 @@ import Testing
 }
 
 extension CLI {
-  /// Runs the binary, reads its standard error as it comes, and sends SIGINT once
+  /// Runs the binary, reads its standard error as it comes, and sends `signal` once
   /// `condition` holds for what it printed so far (a run that ends first is returned as is).
   static func runInterrupting(
-    _ arguments: [String], when condition: (String) -> Bool
+    _ arguments: [String], signal: Int32 = SIGINT, when condition: (String) -> Bool
   ) throws -> CLIResult {
     let process = Process()
     process.executableURL = executable
@@ -96,7 +98,7 @@ extension CLI {
       if chunk.isEmpty { break }
       stderr.append(chunk)
       if !sent && condition(String(decoding: stderr, as: UTF8.self)) {
-        process.interrupt()
+        kill(process.processIdentifier, signal)
         sent = true
       }
     }
