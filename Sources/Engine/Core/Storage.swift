@@ -20,6 +20,8 @@ final class TensorStorage {
 final class BufferPool: @unchecked Sendable {
   static let shared = BufferPool()
 
+  static let hugePageBytes = 2 << 20
+
   /// Bytes kept at most in the pool (not in use).
   var limitBytes = 1 << 30
   private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
@@ -47,8 +49,16 @@ final class BufferPool: @unchecked Sendable {
     }
     lock.unlock()
     var raw: UnsafeMutableRawPointer?
-    let status = posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride)
-    require(status == 0 && raw != nil, "out of memory allocating \(n * 4) bytes")
+    let bytes = n * MemoryLayout<Float>.stride
+    // Large buffers on transparent huge pages: a fresh 150 MB activation (DenseNet's first
+    // layers at batch 256) otherwise costs ~37,000 page faults, which made a ReLU pass take
+    // 110 ms instead of ~10. The kernel here gives huge pages on request only (madvise).
+    let huge = bytes >= Self.hugePageBytes
+    let status = posix_memalign(&raw, huge ? Self.hugePageBytes : 64, bytes)
+    require(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
+    #if os(Linux)
+    if huge { _ = madvise(raw, bytes, 14 /* MADV_HUGEPAGE */) }
+    #endif
     return raw!.bindMemory(to: Float.self, capacity: n)
   }
 
