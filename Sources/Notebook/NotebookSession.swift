@@ -159,6 +159,9 @@ public final class NotebookSession: @unchecked Sendable {
   public var failedCell: CellRecord? {
     records.first { if case .failed = $0.status { true } else { false } }
   }
+
+  /// No cell failed and nothing was thrown outside a cell.
+  public var succeeded: Bool { failedCell == nil && sectionError == nil }
 }
 
 /// What one cell did in a run.

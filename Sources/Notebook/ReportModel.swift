@@ -155,7 +155,7 @@ struct ReportModel {
 
   var failed: CellRecord? { session.failedCell }
 
-  var succeeded: Bool { failed == nil && session.sectionError == nil }
+  var succeeded: Bool { session.succeeded }
 
   /// The parameters in force: every declared one, with the book's value beside it.
   var parameterRows: [ParameterRow] {

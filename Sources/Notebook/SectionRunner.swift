@@ -58,10 +58,9 @@ public enum SectionRunner {
     let (session, total, badInput) = execute(plan)
     if session.interruption != nil {
       // The reports of the last complete run stay as they are.
-      let html = options.outputDirectory + "/" + program.slug + ".html"
-      let markdown = options.outputDirectory + "/" + program.slug + ".md"
+      let paths = reportPaths(slug: program.slug, folder: options.outputDirectory)
       return RunResult(
-        exitCode: 1, htmlPath: html, markdownPath: markdown, figurePaths: [],
+        exitCode: 1, htmlPath: paths.html, markdownPath: paths.markdown, figurePaths: [],
         records: session.records, trainings: session.trainings,
         failedCell: session.failedCell?.id, failureMessage: failureMessage(session, plan),
         interrupted: true)
@@ -158,8 +157,7 @@ public enum SectionRunner {
   static func writeReports(_ model: ReportModel, slug: String, folder: String) throws
     -> (html: String, markdown: String, figures: [String])
   {
-    let html = folder + "/" + slug + ".html"
-    let markdown = folder + "/" + slug + ".md"
+    let (html, markdown) = reportPaths(slug: slug, folder: folder)
     let (text, figures) = MarkdownReport.render(model) { "\(slug)-fig\($0).svg" }
     var figurePaths: [String] = []
     // Figures first: once the Markdown appears, the files it links are there.
@@ -172,6 +170,11 @@ public enum SectionRunner {
     try AtomicFile.write(HTMLReport.render(model), to: html)
     removeStaleFigures(slug: slug, keep: figures.count, folder: folder)
     return (html, markdown, figurePaths)
+  }
+
+  /// Where a section's HTML and Markdown reports go.
+  static func reportPaths(slug: String, folder: String) -> (html: String, markdown: String) {
+    (folder + "/" + slug + ".html", folder + "/" + slug + ".md")
   }
 
   /// A previous run with more figures left `<slug>-figN.svg` files nothing links any more.

@@ -91,7 +91,7 @@ public enum SectionSweep {
       let (session, seconds, _) = SectionRunner.execute(plan)
       // Stopped by a signal: no comparison of half the runs; the checkpoints stay for --resume.
       if let stop = session.interruption { throw stop }
-      if session.failedCell == nil && session.sectionError == nil { session.removeCheckpoints() }
+      if session.succeeded { session.removeCheckpoints() }
       runs.append(Run(
         assignment: combo, trainings: session.trainings, seconds: seconds,
         failure: SectionRunner.failureMessage(session, plan)))

@@ -25,30 +25,41 @@ enum CLI {
   }
 
   static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
+    let process = makeProcess(arguments, environment: environment)
     let out = Pipe()
-    let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("chapter-stderr-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: errURL) }
-    let errHandle = try FileHandle(forWritingTo: errURL)
+    let err = try CaptureFile("stderr")
+    defer { err.remove() }
     process.standardOutput = out
-    process.standardError = errHandle
+    process.standardError = err.handle
     try process.run()
-    try errHandle.close()
+    try err.handle.close()
     // Standard error goes to a file, so that reading standard output to its
     // end cannot deadlock on a full stderr pipe.
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let errData = (try? Data(contentsOf: errURL)) ?? Data()
-    return CLIResult(
-      exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self),
+    return result(of: process, stdout: outData, stderr: err.contents())
+  }
+
+  /// The `chapter` binary, to be started from the package root with `arguments`, and the
+  /// environment plus `environment`.
+  static func makeProcess(_ arguments: [String], environment: [String: String] = [:]) -> Process {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.currentDirectoryURL = packageRoot
+    if !environment.isEmpty {
+      var env = ProcessInfo.processInfo.environment
+      for (k, v) in environment { env[k] = v }
+      process.environment = env
+    }
+    return process
+  }
+
+  /// What a finished process printed and how it ended.
+  static func result(of process: Process, stdout: Data, stderr: Data) -> CLIResult {
+    CLIResult(
+      exitCode: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+      stderr: String(decoding: stderr, as: UTF8.self),
       signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
   }
 
@@ -58,4 +69,21 @@ enum CLI {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
   }
+}
+
+/// A temporary file that one of the child's streams is written to.
+struct CaptureFile {
+  let url: URL
+  let handle: FileHandle
+
+  init(_ stream: String) throws {
+    url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("chapter-\(stream)-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: url.path, contents: nil)
+    handle = try FileHandle(forWritingTo: url)
+  }
+
+  func contents() -> Data { (try? Data(contentsOf: url)) ?? Data() }
+
+  func remove() { try? FileManager.default.removeItem(at: url) }
 }

@@ -77,20 +77,14 @@ extension CLI {
   static func runInterrupting(
     _ arguments: [String], signal: Int32 = SIGINT, when condition: (String) -> Bool
   ) throws -> CLIResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    let outURL = FileManager.default.temporaryDirectory
-      .appendingPathComponent("chapter-stdout-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: outURL) }
-    let outHandle = try FileHandle(forWritingTo: outURL)
+    let process = makeProcess(arguments)
+    let out = try CaptureFile("stdout")
+    defer { out.remove() }
     let err = Pipe()
-    process.standardOutput = outHandle
+    process.standardOutput = out.handle
     process.standardError = err
     try process.run()
-    try outHandle.close()
+    try out.handle.close()
     var stderr = Data()
     var sent = false
     while true {
@@ -103,9 +97,6 @@ extension CLI {
       }
     }
     process.waitUntilExit()
-    let outData = (try? Data(contentsOf: outURL)) ?? Data()
-    return CLIResult(
-      exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: stderr, as: UTF8.self))
+    return result(of: process, stdout: out.contents(), stderr: stderr)
   }
 }

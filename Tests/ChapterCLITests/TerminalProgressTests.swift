@@ -111,16 +111,10 @@ extension CLI {
     attributes.c_oflag &= ~tcflag_t(OPOST)
     tcsetattr(slave, TCSANOW, &attributes)
 
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    let outURL = FileManager.default.temporaryDirectory
-      .appendingPathComponent("chapter-stdout-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: outURL) }
-    let outHandle = try FileHandle(forWritingTo: outURL)
-    process.standardOutput = outHandle
+    let process = makeProcess(arguments)
+    let out = try CaptureFile("stdout")
+    defer { out.remove() }
+    process.standardOutput = out.handle
     process.standardError = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
     do {
       try process.run()
@@ -130,7 +124,7 @@ extension CLI {
     }
     // Only the child holds the terminal now: reading the master ends (EIO) when it exits.
     close(slave)
-    try outHandle.close()
+    try out.handle.close()
     var terminal = Data()
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
@@ -144,11 +138,7 @@ extension CLI {
       }
     }
     process.waitUntilExit()
-    let outData = (try? Data(contentsOf: outURL)) ?? Data()
-    return CLIResult(
-      exitCode: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: terminal, as: UTF8.self),
-      signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
+    return result(of: process, stdout: out.contents(), stderr: terminal)
   }
 }
 
