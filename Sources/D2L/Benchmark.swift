@@ -19,6 +19,10 @@ public struct BenchmarkResult: Codable {
   public var train_gflops: Double
   public var infer_gflops: Double
   public var peak_rss_mib: Double
+  /// The peak of tensor memory alive at once, and of that plus the buffers the pool kept
+  /// for reuse: the engine's share of `peak_rss_mib`.
+  public var peak_tensor_mib: Double
+  public var peak_tensor_and_pool_mib: Double
   /// Per top-level layer: forward and backward milliseconds of one training step (median).
   public var layers: [LayerTiming]?
 
@@ -38,6 +42,7 @@ public func benchmark(
   // for its shape table, say): what they left is freed, and the kernel's peak reset.
   EngineMemory.releaseCachedBuffers()
   resetPeakResident()
+  EngineMemory.resetPeaks()
   net.initialize(.xavier, forceReinit: true)
   let x = Tensor.uniform([batch, 1, resize, resize])
   let labels = (0..<batch).map { _ in Int32(EngineRandom.generator.next() % 10) }
@@ -104,6 +109,8 @@ public func benchmark(
     train_examples_per_s: train, infer_examples_per_s: infer,
     train_gflops: train * 3 * Double(flopsPerExample) / 1e9,
     infer_gflops: infer * Double(flopsPerExample) / 1e9, peak_rss_mib: peakResidentMiB(),
+    peak_tensor_mib: Double(EngineMemory.tensorBytes.peak) / 1_048_576,
+    peak_tensor_and_pool_mib: Double(EngineMemory.tensorBytes.peakWithPool) / 1_048_576,
     layers: timings)
 }
 
@@ -142,7 +149,8 @@ extension BenchmarkResult: CustomStringConvertible {
         model, resize, resize, batch, threads, grouped(parameters), scaled(flopsPerExample)),
       String(format: "training:  %10.1f examples/s  (%6.1f GFLOP/s)", train_examples_per_s, train_gflops),
       String(format: "inference: %10.1f examples/s  (%6.1f GFLOP/s)", infer_examples_per_s, infer_gflops),
-      String(format: "peak resident memory: %.0f MiB", peak_rss_mib),
+      String(format: "peak resident memory: %.0f MiB (tensors alive at once: %.0f MiB; with the pool's spare buffers: %.0f MiB)",
+        peak_rss_mib, peak_tensor_mib, peak_tensor_and_pool_mib),
     ]
     if let layers {
       lines.append("per layer (one training step, median): forward ms, backward ms")

@@ -50,6 +50,10 @@ public func modelSummary(_ net: Module, inputShape: [Int]) -> ModelSummary {
   Autograd.clearTape()
   Autograd.record {
     var x = Tensor(repeating: 0.5, shape: inputShape)
+    // What the recorded forward pass leaves alive: the tensors the backward closures keep,
+    // measured as the growth of live tensor memory, less parameters created on the way.
+    let bytesBefore = EngineMemory.liveTensorBytes
+    let parametersBefore = net.parameterCount
     for layer in layers {
       let before = FLOPCounter.count
       x = layer(x)
@@ -57,7 +61,8 @@ public func modelSummary(_ net: Module, inputShape: [Int]) -> ModelSummary {
       flopsTotal += flops
       rows.append(.init(name: layer.name, outputShape: x.shape, parameters: layer.parameterCount, flops: flops))
     }
-    activationBytes = Autograd.recordedBytes() / batch
+    let newParameterBytes = (net.parameterCount - parametersBefore) * 4
+    activationBytes = max(EngineMemory.liveTensorBytes - bytesBefore - newParameterBytes, 0) / batch
   }
   Autograd.clearTape()
   return ModelSummary(

@@ -31,5 +31,57 @@ extension EngineTests {
       #expect(w.grad!.scalars == [3, 0, 3])
       #expect(Autograd.tape.isEmpty)
     }
+
+    /// Results that no backward pass reads are freed during the forward pass: the tape holds
+    /// gradient slots, not results. A batch norm's output goes as soon as the ReLU after it
+    /// has run (ReLU's backward reads its own output), and neither a max pool nor a
+    /// concatenation keeps its inputs.
+    @Test func resultsNoBackwardReadsAreFreedDuringTheForwardPass() {
+      final class Weak { weak var tensor: Tensor? }
+      let (normalized, pooledInput, joined) = (Weak(), Weak(), Weak())
+      let gamma = Tensor.ones([2]).asParameter(), beta = Tensor.zeros([2]).asParameter()
+      let x = Tensor.normal([2, 2, 4, 4]).asParameter()
+      let loss: Tensor = Autograd.record {
+        let y = batchNorm(x, gamma: gamma, beta: beta, movingMean: .zeros([2]),
+                          movingVar: .ones([2]), eps: 1e-5, momentum: 0.9)
+        normalized.tensor = y
+        let r = y.relu()
+        let h = r * Tensor(scalar: 2)
+        pooledInput.tensor = h
+        let p = maxPool2d(h, kernel: (2, 2), stride: (2, 2))
+        let c = concatenate([p, p * Tensor(scalar: 3)])
+        joined.tensor = c
+        return c.relu().sum()
+      }
+      #expect(normalized.tensor == nil, "the batch norm's output outlived the ReLU")
+      #expect(pooledInput.tensor == nil, "the max pool kept its input")
+      #expect(joined.tensor == nil, "the ReLU kept its input")
+      loss.backward()
+      // Still right: the gradient reaches x through all of it.
+      #expect(x.grad != nil && x.grad!.scalars.contains { $0 != 0 })
+    }
+
+    /// The buffer pool's spare buffers count in resident memory like live ones: it never lets
+    /// the two together grow past the most the live tensors needed, and it serves a request
+    /// from a kept buffer up to twice its size before it allocates.
+    @Test func poolStaysUnderThePeakOfLiveTensors() {
+      let pool = BufferPool()
+      let mega = 1 << 20
+      var taken = (0..<10).map { _ in pool.take(mega) }
+      #expect(pool.peakInUseBytes == 10 * mega * 4)
+      for (p, size) in taken { pool.give(p, size, requested: mega) }
+      taken = []
+      // No kept buffer fits 3 M floats, so some must go before one is allocated.
+      let big = pool.take(3 * mega)
+      #expect(big.1 == 3 * mega)
+      #expect(pool.peakHeldBytes == 10 * mega * 4, "kept plus live grew past the peak")
+      pool.give(big.0, big.1, requested: 3 * mega)
+      // 0.8 M floats: served by a kept 1 M buffer rather than a fresh one.
+      let small = pool.take(mega * 4 / 5)
+      #expect(small.1 == mega)
+      pool.give(small.0, small.1, requested: mega * 4 / 5)
+      #expect(pool.inUseBytes == 0 && pool.requestedBytes == 0)
+      pool.drain()
+    }
   }
 }

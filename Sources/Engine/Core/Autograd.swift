@@ -53,13 +53,17 @@ public enum Autograd {
     guard isRecording, inputs.contains(where: { $0.requiresGrad }) else { return output }
     output.requiresGrad = true
     output.isLeaf = false
-    tape.append(TapeEntry(output: output, backward: backward, label: profileLabel))
+    tape.append(TapeEntry(slot: output.gradientSlot, backward: backward, label: profileLabel))
     return output
   }
 }
 
+/// One recorded operation. It holds the result's gradient slot, not the result: the
+/// result's values stay alive only while something that needs them (a later operation's
+/// backward, or this one's, such as ReLU's) holds them. So a batch norm's output, which the
+/// ReLU after it does not need for its backward, is freed as soon as the ReLU has run.
 struct TapeEntry {
-  let output: Tensor
+  let slot: GradientSlot
   let backward: (Tensor) -> Void
   /// `Autograd.profileLabel` when the operation was recorded (for per-layer profiles).
   let label: String?
@@ -81,7 +85,7 @@ extension Tensor {
   /// Entries leave the tape as their backward runs: by then every operation that used an
   /// entry's result has run its own backward (the tape is in the order of computation), so
   /// the result's gradient is complete and consumed, and it is dropped, as is the entry's
-  /// closure with the inputs it kept alive. Activations and their gradients are freed layer
+  /// closure with the tensors it kept alive. Activations and their gradients are freed layer
   /// by layer, as in PyTorch, instead of all at the end: a training step needs about half
   /// the memory.
   public func backward() {
@@ -94,7 +98,7 @@ extension Tensor {
     var pending: [TapeEntry] = []
     swap(&pending, &Autograd.tape)
     while let entry = pending.popLast() {
-      guard let g = entry.output.grad else { continue }
+      guard let g = entry.slot.grad else { continue }
       if let label = entry.label {
         let start = monotonicSeconds()
         entry.backward(g)
@@ -102,23 +106,43 @@ extension Tensor {
       } else {
         entry.backward(g)
       }
-      // Recorded results are never leaves; a leaf (a parameter) keeps its gradient.
-      if !entry.output.isLeaf { entry.output.grad = nil }
+      // Recorded results are never leaves (a parameter keeps its gradient): this one's
+      // gradient is consumed. The closure may have changed it in place (see `activationGrad`).
+      entry.slot.grad = nil
     }
     // Hand the emptied array back, so that the next step records without reallocating.
     swap(&pending, &Autograd.tape)
   }
 }
 
-extension Autograd {
-  /// Bytes of the distinct results held by the tape: the activation memory a
-  /// training step keeps until its backward pass.
-  public static func recordedBytes() -> Int {
-    var seen = Set<ObjectIdentifier>()
-    var bytes = 0
-    for entry in tape where seen.insert(ObjectIdentifier(entry.output.storage)).inserted {
-      bytes += entry.output.count * MemoryLayout<Float>.stride
+/// Where one tensor's gradient accumulates, apart from the tensor itself (see `TapeEntry`).
+final class GradientSlot {
+  let shape: [Int]
+  var grad: Tensor?
+
+  init(shape: [Int]) { self.shape = shape }
+
+  /// The gradient buffer, allocated and zeroed on first use.
+  func buffer() -> UnsafeMutablePointer<Float> {
+    if let g = grad { return g.data }
+    let g = Tensor(zeros: shape)
+    grad = g
+    return g.data
+  }
+
+  /// Adds `g` (shaped like a broadcast result) into the gradient, summing over the
+  /// dimensions this tensor was broadcast along.
+  func accumulateBroadcast(_ g: Tensor) {
+    let dst = buffer()
+    if g.shape == shape {
+      let src = g.data
+      nonisolated(unsafe) let captured = (src, dst)
+      parallelRanges(g.count, minPerThread: parallelElementThreshold) { r in
+        let (src, dst) = captured
+        for i in r { dst[i] += src[i] }
+      }
+    } else {
+      sumReduce(g.data, shape: g.shape, into: dst, outShape: shape)
     }
-    return bytes
   }
 }

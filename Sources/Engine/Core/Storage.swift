@@ -5,27 +5,52 @@ import Foundation
 final class TensorStorage {
   let pointer: UnsafeMutablePointer<Float>
   let capacity: Int
+  /// Floats actually allocated: `capacity` or more (a size class, or a larger kept buffer).
+  let allocated: Int
 
   /// Memory is NOT zeroed: callers that need zeros ask for them.
   init(capacity: Int) {
     self.capacity = capacity
-    pointer = BufferPool.shared.take(capacity)
+    (pointer, allocated) = BufferPool.shared.take(capacity)
   }
 
-  deinit { BufferPool.shared.give(pointer, capacity) }
+  deinit { BufferPool.shared.give(pointer, allocated, requested: capacity) }
 }
 
-/// Keeps freed buffers by exact size, because training repeats the same shapes
-/// every step. Bounded, so that memory from an earlier network is released.
+/// Keeps freed buffers by size class, because training repeats the same shapes every step.
+///
+/// Its spare buffers count in the process's resident memory like live ones, so the pool
+/// keeps the sum of the two from growing past the most the tensors alone ever needed: a
+/// request with no buffer of its class takes a kept one up to twice its size, and only
+/// when there is none does it allocate, after freeing kept buffers to make room under that
+/// peak. Without this, NiN at 224 px held 2.0 GiB for a peak of 1.2 GiB of live tensors:
+/// the backward pass frees activations of one set of sizes and asks for gradients and
+/// workspaces of others.
 final class BufferPool: @unchecked Sendable {
   static let shared = BufferPool()
 
+  init() {
+    #if os(Linux)
+    // glibc raises its mmap threshold each time it frees an mmapped block, up to 32 MiB;
+    // after that, buffers the pool frees land in the heap and stay resident. A fixed
+    // threshold keeps large buffers on mmap, so that freeing one returns it to the system.
+    _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, Int32(Self.hugePageBytes / 2))
+    #endif
+  }
+
   static let hugePageBytes = 2 << 20
 
-  /// Bytes kept at most in the pool (not in use).
+  /// Bytes kept at most in the pool (not in use), whatever the peak.
   var limitBytes = 1 << 30
   private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
   private var keptBytes = 0
+  /// Bytes handed out and not yet given back, and the peaks since `resetPeaks()`: of those
+  /// alone (the tensors alive) and of those plus the kept ones (what the pool holds).
+  private(set) var inUseBytes = 0
+  private(set) var peakInUseBytes = 0
+  private(set) var peakHeldBytes = 0
+  /// Bytes the tensors alive asked for (without the rounding to size classes).
+  private(set) var requestedBytes = 0
   private let lock = NSLock()
 
   /// The size actually allocated for `count` floats: rounded up to a size class (a quarter
@@ -38,23 +63,72 @@ final class BufferPool: @unchecked Sendable {
     return (n + step - 1) / step * step
   }
 
-  func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+  /// A buffer of at least `count` floats, and how many it has.
+  func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
     let n = Self.sizeClass(count)
     lock.lock()
-    if var list = free[n], let p = list.popLast() {
-      free[n] = list
-      keptBytes -= n * 4
+    requestedBytes += count * 4
+    if let (p, size) = popKept(atLeast: n) {
+      noteTaken(size)
       lock.unlock()
-      return p
+      return (p, size)
+    }
+    // Room under the peak for a fresh buffer, from the largest kept ones down.
+    let bound = max(peakInUseBytes, inUseBytes + n * 4)
+    var evicted: [UnsafeMutablePointer<Float>] = []
+    while inUseBytes + keptBytes + n * 4 > bound, let largest = free.keys.max() {
+      evicted.append(free[largest]!.removeLast())
+      if free[largest]!.isEmpty { free[largest] = nil }
+      keptBytes -= largest * 4
+    }
+    noteTaken(n)
+    lock.unlock()
+    for p in evicted { Foundation.free(p) }
+    return (Self.allocate(n), n)
+  }
+
+  func give(_ p: UnsafeMutablePointer<Float>, _ size: Int, requested: Int) {
+    lock.lock()
+    inUseBytes -= size * 4
+    requestedBytes -= requested * 4
+    if keptBytes + size * 4 <= limitBytes {
+      free[size, default: []].append(p)
+      keptBytes += size * 4
+      lock.unlock()
+      return
     }
     lock.unlock()
+    Foundation.free(p)
+  }
+
+  /// A kept buffer of class `n`, else the smallest kept one below `2n`. Lock held.
+  private func popKept(atLeast n: Int) -> (UnsafeMutablePointer<Float>, Int)? {
+    var size = n
+    if free[n] == nil {
+      guard let larger = free.keys.filter({ $0 > n && $0 < 2 * n }).min() else { return nil }
+      size = larger
+    }
+    let p = free[size]!.removeLast()
+    if free[size]!.isEmpty { free[size] = nil }
+    keptBytes -= size * 4
+    return (p, size)
+  }
+
+  /// Counts `floats` as handed out. Lock held.
+  private func noteTaken(_ floats: Int) {
+    inUseBytes += floats * 4
+    peakInUseBytes = max(peakInUseBytes, inUseBytes)
+    peakHeldBytes = max(peakHeldBytes, inUseBytes + keptBytes)
+  }
+
+  private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
     var raw: UnsafeMutableRawPointer?
     let bytes = n * MemoryLayout<Float>.stride
     // Large buffers on transparent huge pages: a fresh 150 MB activation (DenseNet's first
     // layers at batch 256) otherwise costs ~37,000 page faults, which made a ReLU pass take
     // 110 ms instead of ~10. The kernel here gives huge pages on request only (madvise).
-    let huge = bytes >= Self.hugePageBytes
-    let status = posix_memalign(&raw, huge ? Self.hugePageBytes : 64, bytes)
+    let huge = bytes >= hugePageBytes
+    let status = posix_memalign(&raw, huge ? hugePageBytes : 64, bytes)
     require(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
     #if os(Linux)
     if huge { _ = madvise(raw, bytes, 14 /* MADV_HUGEPAGE */) }
@@ -62,17 +136,11 @@ final class BufferPool: @unchecked Sendable {
     return raw!.bindMemory(to: Float.self, capacity: n)
   }
 
-  func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    let n = Self.sizeClass(count)
+  func resetPeaks() {
     lock.lock()
-    if keptBytes + n * 4 <= limitBytes {
-      free[n, default: []].append(p)
-      keptBytes += n * 4
-      lock.unlock()
-      return
-    }
+    peakInUseBytes = inUseBytes
+    peakHeldBytes = inUseBytes + keptBytes
     lock.unlock()
-    Foundation.free(p)
   }
 
   /// Returns every kept buffer to the system.
@@ -94,4 +162,23 @@ public enum EngineMemory {
   public static func releaseCachedBuffers() {
     BufferPool.shared.drain()
   }
+
+  /// Tensor memory in bytes: alive now, the peak alive since `resetPeaks()`, and the peak of
+  /// alive plus kept by the pool for reuse (the part of the resident peak that is ours).
+  public static var tensorBytes: (now: Int, peak: Int, peakWithPool: Int) {
+    let pool = BufferPool.shared
+    return (pool.inUseBytes, pool.peakInUseBytes, pool.peakHeldBytes)
+  }
+
+  /// Bytes of the tensors alive now, as they asked for them (without the pool's rounding).
+  public static var liveTensorBytes: Int { BufferPool.shared.requestedBytes }
+
+  /// Starts the two peaks of `tensorBytes` again from what is alive (and kept) now.
+  public static func resetPeaks() { BufferPool.shared.resetPeaks() }
 }
+
+#if os(Linux)
+/// glibc's `mallopt` (malloc.h, which the Glibc module does not export).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

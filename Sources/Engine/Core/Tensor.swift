@@ -13,7 +13,11 @@ public final class Tensor {
   /// Whether gradients flow to this tensor (parameters and results computed from them).
   public var requiresGrad: Bool
   /// The accumulated gradient, allocated by the first backward pass that reaches it.
-  public internal(set) var grad: Tensor?
+  public internal(set) var grad: Tensor? {
+    get { slot?.grad }
+    set { gradientSlot.grad = newValue }
+  }
+  private var slot: GradientSlot?
   /// How `Module.initialize` (re)initialises this tensor when it is a parameter.
   public var parameterInit: ParameterInit?
   /// False for results of recorded operations.
@@ -112,11 +116,21 @@ public final class Tensor {
 
   /// The gradient buffer, allocated and zeroed on first use; backward kernels
   /// accumulate into it.
-  func gradBuffer() -> UnsafeMutablePointer<Float> {
-    if let g = grad { return g.data }
-    let g = Tensor(zeros: shape)
-    grad = g
-    return g.data
+  func gradBuffer() -> UnsafeMutablePointer<Float> { gradientSlot.buffer() }
+
+  /// Where this tensor's gradient accumulates (created on first use).
+  var gradientSlot: GradientSlot {
+    if let slot { return slot }
+    let s = GradientSlot(shape: shape)
+    slot = s
+    return s
+  }
+
+  /// The gradient slot when operations are being recorded and this tensor requires a
+  /// gradient. A backward closure that needs only to pass a gradient on captures this
+  /// instead of the tensor, so that it does not keep the tensor's values alive.
+  var gradientSlotIfRequired: GradientSlot? {
+    Autograd.isRecording && requiresGrad ? gradientSlot : nil
   }
 
   /// Drops the gradient (the optimizer's zero_grad).

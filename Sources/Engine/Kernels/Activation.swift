@@ -14,14 +14,16 @@ public enum Activation: String, Sendable {
   }
 }
 
-/// `dz = dy * act'(y)` over `count` elements; returns `dy` itself when there is no activation.
+/// `dz = dy * act'(y)`, written over `dy` and returned.
+///
+/// In place: `dy` is the gradient a tape entry hands its own backward closure, which nothing
+/// else reads afterwards (`backward()` drops it), so the backward pass needs no second
+/// buffer the size of the output.
 func activationGrad(_ act: Activation, output y: Tensor, grad dy: Tensor) -> Tensor {
-  if act == .none { return dy }
-  let dz = Tensor(uninitializedShape: dy.shape)
   switch act {
-  case .relu: zipElements(dy.data, y.data, dz.data, dy.count) { g, y in y > 0 ? g : 0 }
-  case .sigmoid: zipElements(dy.data, y.data, dz.data, dy.count) { g, y in g * y * (1 - y) }
   case .none: break
+  case .relu: zipElements(dy.data, y.data, dy.data, dy.count) { g, y in y > 0 ? g : 0 }
+  case .sigmoid: zipElements(dy.data, y.data, dy.data, dy.count) { g, y in g * y * (1 - y) }
   }
-  return dz
+  return dy
 }

@@ -4,24 +4,6 @@ import Foundation
 // reductions over axes. Section 7.5 builds batch norm from these in a cell,
 // so their gradients must compose correctly.
 
-extension Tensor {
-  /// Accumulates `g` (shaped like a broadcast result) into this tensor's
-  /// gradient, summing over the dimensions this tensor was broadcast along.
-  func accumulateBroadcastGrad(_ g: Tensor) {
-    let dst = gradBuffer()
-    if g.shape == shape {
-      let src = g.data
-      nonisolated(unsafe) let captured = (src, dst)
-      parallelRanges(count, minPerThread: parallelElementThreshold) { r in
-        let (src, dst) = captured
-        for i in r { dst[i] += src[i] }
-      }
-    } else {
-      sumReduce(g.data, shape: g.shape, into: dst, outShape: shape)
-    }
-  }
-}
-
 func broadcastResult(_ a: Tensor, _ b: Tensor, _ op: String) -> Tensor {
   guard let shape = BroadcastLoop.broadcastShape([a.shape, b.shape]) else {
     fatalError("cannot broadcast shapes \(a.shape) and \(b.shape) for \(op)")
@@ -33,21 +15,23 @@ extension Tensor {
   public static func + (a: Tensor, b: Tensor) -> Tensor {
     let out = broadcastResult(a, b, "+")
     broadcastBinary(AddFunction.self, a, b, into: out)
+    let (da, db) = (a.gradientSlotIfRequired, b.gradientSlotIfRequired)
     return Autograd.record(out, [a, b]) { g in
-      if a.requiresGrad { a.accumulateBroadcastGrad(g) }
-      if b.requiresGrad { b.accumulateBroadcastGrad(g) }
+      da?.accumulateBroadcast(g)
+      db?.accumulateBroadcast(g)
     }
   }
 
   public static func - (a: Tensor, b: Tensor) -> Tensor {
     let out = broadcastResult(a, b, "-")
     broadcastBinary(SubtractFunction.self, a, b, into: out)
+    let (da, db) = (a.gradientSlotIfRequired, b.gradientSlotIfRequired)
     return Autograd.record(out, [a, b]) { g in
-      if a.requiresGrad { a.accumulateBroadcastGrad(g) }
-      if b.requiresGrad {
+      da?.accumulateBroadcast(g)
+      if let db {
         let neg = Tensor(uninitializedShape: g.shape)
         mapElements(g.data, neg.data, g.count) { -$0 }
-        b.accumulateBroadcastGrad(neg)
+        db.accumulateBroadcast(neg)
       }
     }
   }
@@ -55,16 +39,17 @@ extension Tensor {
   public static func * (a: Tensor, b: Tensor) -> Tensor {
     let out = broadcastResult(a, b, "*")
     broadcastBinary(MultiplyFunction.self, a, b, into: out)
+    let (da, db) = (a.gradientSlotIfRequired, b.gradientSlotIfRequired)
     return Autograd.record(out, [a, b]) { g in
-      if a.requiresGrad {
+      if let da {
         let t = Tensor(uninitializedShape: g.shape)
         broadcastBinary(MultiplyFunction.self, g, b, into: t)
-        a.accumulateBroadcastGrad(t)
+        da.accumulateBroadcast(t)
       }
-      if b.requiresGrad {
+      if let db {
         let t = Tensor(uninitializedShape: g.shape)
         broadcastBinary(MultiplyFunction.self, g, a, into: t)
-        b.accumulateBroadcastGrad(t)
+        db.accumulateBroadcast(t)
       }
     }
   }
@@ -72,16 +57,18 @@ extension Tensor {
   public static func / (a: Tensor, b: Tensor) -> Tensor {
     let out = broadcastResult(a, b, "/")
     broadcastBinary(DivideFunction.self, a, b, into: out)
+    let (da, db) = (a.gradientSlotIfRequired, b.gradientSlotIfRequired)
+    // d(a/b)/db = -(a/b)/b, and out = a/b: reuse it (and keep it only when needed).
+    let quotient = db == nil ? nil : out
     return Autograd.record(out, [a, b]) { g in
       let gOverB = Tensor(uninitializedShape: g.shape)
       broadcastBinary(DivideFunction.self, g, b, into: gOverB)
-      if a.requiresGrad { a.accumulateBroadcastGrad(gOverB) }
-      if b.requiresGrad {
-        // d(a/b)/db = -(a/b)/b, and out = a/b: reuse it.
+      da?.accumulateBroadcast(gOverB)
+      if let db, let quotient {
         let t = Tensor(uninitializedShape: g.shape)
-        broadcastBinary(MultiplyFunction.self, gOverB, out, into: t)
+        broadcastBinary(MultiplyFunction.self, gOverB, quotient, into: t)
         mapElements(t.data, t.data, t.count) { -$0 }
-        b.accumulateBroadcastGrad(t)
+        db.accumulateBroadcast(t)
       }
     }
   }
@@ -102,9 +89,14 @@ extension Tensor {
   func unary<F: UnaryFunction>(_: F.Type) -> Tensor {
     let out = Tensor(uninitializedShape: shape)
     mapElements(data, out.data, count) { F.value($0) }
-    return Autograd.record(out, [self]) { [self] g in
-      nonisolated(unsafe) let p = (data, out.data, g.data, gradBuffer())
-      parallelRanges(count, minPerThread: parallelElementThreshold) { r in
+    guard let slot = gradientSlotIfRequired else { return out }
+    // Keep the input only for a derivative that reads it: ReLU's reads the output, so the
+    // batch norm before it can free its result.
+    let input = F.derivativeReadsInput ? self : nil
+    let n = count
+    return Autograd.record(out, [self]) { g in
+      nonisolated(unsafe) let p = (input?.data ?? out.data, out.data, g.data, slot.buffer())
+      parallelRanges(n, minPerThread: parallelElementThreshold) { r in
         let (x, y, g, dx) = p
         for i in r { dx[i] += g[i] * F.derivative(x: x[i], y: y[i]) }
       }
@@ -126,8 +118,10 @@ extension Tensor {
       vectorSigmoid(x + r.lowerBound * 16, y + r.lowerBound * 16, end - r.lowerBound * 16)
     }
     if count < 16 { vectorSigmoid(data, out.data, count) }
-    return Autograd.record(out, [self]) { [self] g in
-      accumulateElements(g.data, out.data, into: gradBuffer(), count) { g, y in g * y * (1 - y) }
+    let slot = gradientSlotIfRequired
+    return Autograd.record(out, [self]) { g in
+      guard let slot else { return }
+      accumulateElements(g.data, out.data, into: slot.buffer(), g.count) { g, y in g * y * (1 - y) }
     }
   }
 }
@@ -136,11 +130,19 @@ extension Tensor {
 protocol UnaryFunction {
   static func value(_ x: Float) -> Float
   static func derivative(x: Float, y: Float) -> Float
+  /// False when `derivative` reads only `y`; then the backward pass does not keep the input
+  /// (and passes the output in its place).
+  static var derivativeReadsInput: Bool { get }
+}
+
+extension UnaryFunction {
+  static var derivativeReadsInput: Bool { true }
 }
 
 enum SquareRootFunction: UnaryFunction {
   @inline(__always) static func value(_ x: Float) -> Float { x.squareRoot() }
   @inline(__always) static func derivative(x: Float, y: Float) -> Float { 0.5 / y }
+  static var derivativeReadsInput: Bool { false }
 }
 enum SquareFunction: UnaryFunction {
   @inline(__always) static func value(_ x: Float) -> Float { x * x }
@@ -149,6 +151,7 @@ enum SquareFunction: UnaryFunction {
 enum ExpFunction: UnaryFunction {
   @inline(__always) static func value(_ x: Float) -> Float { Foundation.exp(x) }
   @inline(__always) static func derivative(x: Float, y: Float) -> Float { y }
+  static var derivativeReadsInput: Bool { false }
 }
 enum LogFunction: UnaryFunction {
   @inline(__always) static func value(_ x: Float) -> Float { Foundation.log(x) }
@@ -156,7 +159,9 @@ enum LogFunction: UnaryFunction {
 }
 enum ReLUFunction: UnaryFunction {
   @inline(__always) static func value(_ x: Float) -> Float { max(x, 0) }
-  @inline(__always) static func derivative(x: Float, y: Float) -> Float { x > 0 ? 1 : 0 }
+  /// From the output: y > 0 exactly where x > 0.
+  @inline(__always) static func derivative(x: Float, y: Float) -> Float { y > 0 ? 1 : 0 }
+  static var derivativeReadsInput: Bool { false }
 }
 
 extension Tensor {
@@ -193,12 +198,14 @@ extension Tensor {
     let out = Tensor(zeros: outShape)
     sumReduce(data, shape: shape, into: out.data, outShape: kept)
     if scale != 1 { mapElements(out.data, out.data, out.count) { $0 * scale } }
-    return Autograd.record(out, [self]) { [self] g in
+    let slot = gradientSlotIfRequired
+    return Autograd.record(out, [self]) { g in
+      guard let slot else { return }
       // Spread g back over the reduced axes: grad[i] += scale * g[reduced(i)].
       let gKept = Tensor(sharing: g, shape: kept)
       let scaled = scale == 1 ? gKept : gKept * scale
-      _ = gradBuffer()
-      broadcastBinary(AddFunction.self, grad!, scaled, into: grad!)
+      _ = slot.buffer()
+      broadcastBinary(AddFunction.self, slot.grad!, scaled, into: slot.grad!)
     }
   }
 
@@ -212,8 +219,10 @@ extension Tensor {
     }
     require(s.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
     let out = Tensor(sharing: self, shape: s)
-    return Autograd.record(out, [self]) { [self] g in
-      accumulateBroadcastGrad(Tensor(sharing: g, shape: shape))
+    let slot = gradientSlotIfRequired
+    return Autograd.record(out, [self]) { g in
+      guard let slot else { return }
+      slot.accumulateBroadcast(Tensor(sharing: g, shape: slot.shape))
     }
   }
 

@@ -36,10 +36,13 @@ public func concatenate(_ tensors: [Tensor], axis: Int = 1) -> Tensor {
       }
     }
   }
+  // The backward pass needs the inputs' gradient slots only, not their values.
+  let slots = tensors.map(\.gradientSlotIfRequired)
   return Autograd.record(y, tensors) { dy in
-    for (k, t) in tensors.enumerated() where t.requiresGrad {
+    for (k, slot) in slots.enumerated() {
+      guard let slot else { continue }
       let n = sizes[k] * inner, off = offsets[k]
-      nonisolated(unsafe) let p = (dy.data, t.gradBuffer())
+      nonisolated(unsafe) let p = (dy.data, slot.buffer())
       parallelRanges(outer, minPerThread: max(1, 16384 / max(n, 1))) { range in
         let (gp, dst) = p
         for o in range {

@@ -24,9 +24,10 @@ public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) -> Tensor {
     total += Double(mx + Foundation.log(s) - row[label])
   }
   let loss = Tensor(scalar: Float(total / Double(max(n, 1))))
+  let slot = logits.gradientSlotIfRequired
   return Autograd.record(loss, [logits]) { g in
+    guard let d = slot?.buffer() else { return }
     let scale = g.data[0] / Float(max(n, 1))
-    let d = logits.gradBuffer()
     for i in 0..<n {
       let prob = probabilities.data + i * k, row = d + i * k
       for j in 0..<k { row[j] += prob[j] * scale }
@@ -61,7 +62,9 @@ public func dropout(_ x: Tensor, probability p: Float) -> Tensor {
   }
   let y = Tensor(uninitializedShape: x.shape)
   zipElements(x.data, mask.data, y.data, x.count) { $0 * $1 }
+  let slot = x.gradientSlotIfRequired
   return Autograd.record(y, [x]) { dy in
-    accumulateElements(dy.data, mask.data, into: x.gradBuffer(), x.count) { $0 * $1 }
+    guard let slot else { return }
+    accumulateElements(dy.data, mask.data, into: slot.buffer(), dy.count) { $0 * $1 }
   }
 }

@@ -38,8 +38,10 @@ public func maxPool2d(
       }
     }
   }
+  // The winners say where each gradient goes: the input's values are not needed.
+  let slot = x.gradientSlotIfRequired
   return Autograd.record(y, [x]) { dy in
-    let dx = x.gradBuffer()
+    guard let dx = slot?.buffer() else { return }
     nonisolated(unsafe) let captured = (dy.data, dx, wp, winners)
     parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
       let (gp, dx, wp, _) = captured
@@ -84,8 +86,9 @@ public func avgPool2d(
       }
     }
   }
+  let slot = x.gradientSlotIfRequired
   return Autograd.record(y, [x]) { dy in
-    let dx = x.gradBuffer()
+    guard let dx = slot?.buffer() else { return }
     nonisolated(unsafe) let captured = (dy.data, dx)
     parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
       let (gp, dx) = captured
