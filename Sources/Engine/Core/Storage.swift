@@ -20,10 +20,10 @@ final class TensorStorage {
 /// Keeps freed buffers by size class, because training repeats the same shapes every step.
 ///
 /// Its spare buffers count in the process's resident memory like live ones, so the pool
-/// keeps the sum of the two from growing past the most the tensors alone ever needed: a
-/// request with no buffer of its class takes a kept one up to twice its size, and only
-/// when there is none does it allocate, after freeing kept buffers to make room under that
-/// peak. Without this, NiN at 224 px held 2.0 GiB for a peak of 1.2 GiB of live tensors:
+/// keeps the sum of the two from growing much past the most the tensors alone ever needed
+/// (a slack of 1/16, at least 64 MiB): a request with no buffer of its class takes a kept
+/// one up to twice its size, and only when there is none does it allocate, after freeing
+/// kept buffers to make room under that bound. Without this, NiN at 224 px held 2.0 GiB for a peak of 1.2 GiB of live tensors:
 /// the backward pass frees activations of one set of sizes and asks for gradients and
 /// workspaces of others.
 final class BufferPool: @unchecked Sendable {
@@ -73,8 +73,10 @@ final class BufferPool: @unchecked Sendable {
       lock.unlock()
       return (p, size)
     }
-    // Room under the peak for a fresh buffer, from the largest kept ones down.
-    let bound = max(peakInUseBytes, inUseBytes + n * 4)
+    // Room under the peak for a fresh buffer, from the largest kept ones down. The slack
+    // stops two buffers from evicting each other every step (LeNet's two workspaces did, and
+    // each fresh one cost its page faults: 9% of the step).
+    let bound = max(peakInUseBytes, inUseBytes + n * 4) + Self.slackBytes(peakInUseBytes)
     var evicted: [UnsafeMutablePointer<Float>] = []
     while inUseBytes + keptBytes + n * 4 > bound, let largest = free.keys.max() {
       evicted.append(free[largest]!.removeLast())
@@ -100,6 +102,9 @@ final class BufferPool: @unchecked Sendable {
     lock.unlock()
     Foundation.free(p)
   }
+
+  /// What the pool may hold beyond the live peak: 1/16 of it, and at least 64 MiB.
+  static func slackBytes(_ peak: Int) -> Int { max(peak / 16, 64 << 20) }
 
   /// A kept buffer of class `n`, else the smallest kept one below `2n`. Lock held.
   private func popKept(atLeast n: Int) -> (UnsafeMutablePointer<Float>, Int)? {
