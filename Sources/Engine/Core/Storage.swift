@@ -78,9 +78,9 @@ final class BufferPool: @unchecked Sendable {
     // each fresh one cost its page faults: 9% of the step).
     let bound = max(peakInUseBytes, inUseBytes + n * 4) + Self.slackBytes(peakInUseBytes)
     var evicted: [UnsafeMutablePointer<Float>] = []
-    while inUseBytes + keptBytes + n * 4 > bound, let largest = free.keys.max() {
+    while inUseBytes + keptBytes + n * 4 > bound,
+      let largest = free.lazy.filter({ !$0.value.isEmpty }).map(\.key).max() {
       evicted.append(free[largest]!.removeLast())
-      if free[largest]!.isEmpty { free[largest] = nil }
       keptBytes -= largest * 4
     }
     noteTaken(n)
@@ -107,14 +107,17 @@ final class BufferPool: @unchecked Sendable {
   static func slackBytes(_ peak: Int) -> Int { max(peak / 16, 64 << 20) }
 
   /// A kept buffer of class `n`, else the smallest kept one below `2n`. Lock held.
+  /// Emptied lists stay in `free`, so that the steady state's take/give pairs do not
+  /// allocate arrays.
   private func popKept(atLeast n: Int) -> (UnsafeMutablePointer<Float>, Int)? {
     var size = n
-    if free[n] == nil {
-      guard let larger = free.keys.filter({ $0 > n && $0 < 2 * n }).min() else { return nil }
+    if free[n]?.isEmpty ?? true {
+      guard let larger = free.lazy.filter({ $0.key > n && $0.key < 2 * n && !$0.value.isEmpty })
+        .map(\.key).min()
+      else { return nil }
       size = larger
     }
     let p = free[size]!.removeLast()
-    if free[size]!.isEmpty { free[size] = nil }
     keptBytes -= size * 4
     return (p, size)
   }
