@@ -30,6 +30,10 @@ extension EngineTests {
       ConvCase(n: 2, c: 2, h: 6, w: 5, o: 3, kh: 3, kw: 3, stride: (2, 2), padding: (1, 1), activation: .relu),
       ConvCase(n: 2, c: 3, h: 3, w: 4, o: 3, kh: 1, kw: 1, activation: .relu),
       ConvCase(n: 1, c: 1, h: 1, w: 1, o: 2, kh: 5, kw: 5, padding: (2, 2)),  // all padding
+      // "Same" padding at stride 1 unfolds by shifting whole planes (SamePlaneShift).
+      ConvCase(n: 3, c: 2, h: 2, w: 2, o: 2, kh: 3, kw: 3, padding: (1, 1)),
+      ConvCase(n: 2, c: 2, h: 4, w: 3, o: 2, kh: 3, kw: 5, padding: (1, 2), activation: .relu),
+      ConvCase(n: 2, c: 1, h: 3, w: 1, o: 2, kh: 7, kw: 7, padding: (3, 3)),
     ]
 
     @Test(arguments: convCases)
