@@ -86,7 +86,31 @@ extension EngineTests {
       PoolCase(shape: [2, 2, 9, 8], k: (3, 3), s: (2, 2), p: (0, 0)),
       PoolCase(shape: [1, 1, 4, 4], k: (4, 4), s: (1, 1), p: (2, 2)),
       PoolCase(shape: [2, 2, 6, 7], k: (3, 2), s: (1, 2), p: (1, 1)),
+      // Stride 1 keeping the plane's size, down to a single pixel.
+      PoolCase(shape: [2, 3, 2, 2], k: (3, 3), s: (1, 1), p: (1, 1)),
+      PoolCase(shape: [1, 2, 4, 3], k: (5, 5), s: (1, 1), p: (2, 2)),
+      PoolCase(shape: [1, 2, 1, 1], k: (3, 3), s: (1, 1), p: (1, 1)),
     ]
+
+    /// With ties, the gradient goes to the window's first position (row by row), as in the
+    /// book's frameworks, at stride 1 and 2.
+    @Test(arguments: [(1, 1), (2, 2)])
+    func maxPoolTiesGoToTheFirstPosition(_ stride: (Int, Int)) {
+      let (h, w) = (4, 5)
+      let x = Tensor.ones([1, 1, h, w]).asParameter()
+      let loss = Autograd.record {
+        maxPool2d(x, kernel: (3, 3), stride: stride, padding: (1, 1)).sum()
+      }
+      loss.backward()
+      var expected = [Float](repeating: 0, count: h * w)
+      let (outH, outW) = ((h - 1) / stride.0 + 1, (w - 1) / stride.1 + 1)
+      for oy in 0..<outH {
+        for ox in 0..<outW {
+          expected[max(oy * stride.0 - 1, 0) * w + max(ox * stride.1 - 1, 0)] += 1
+        }
+      }
+      #expect(x.grad!.scalars == expected)
+    }
 
     @Test(arguments: poolCases)
     func maxPoolMatchesReference(_ pc: PoolCase) {
