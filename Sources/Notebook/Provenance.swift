@@ -4,7 +4,10 @@ import Foundation
 /// date, the machine.
 public struct Provenance: Sendable, Equatable {
   /// `git rev-parse --short HEAD` of the repository holding the chapter, with
-  /// ` (modified)` when tracked files differ from it; `unknown` outside a repository.
+  /// ` (modified)` when tracked files outside the report folder differ from it; `unknown`
+  /// outside a repository. The reports themselves do not count: `chapter build` rewrites
+  /// the committed ones section by section, and would otherwise call every section after
+  /// the first "modified".
   public var commit: String
   /// UTC, `2025-05-01 14:03 UTC`.
   public var date: String
@@ -17,20 +20,38 @@ public struct Provenance: Sendable, Equatable {
     self.machine = machine
   }
 
-  /// Collects the facts for a chapter at `sourcePath` (run it before output is captured:
-  /// it starts `git`).
-  public static func collect(sourcePath: String, now: Date = Date()) -> Provenance {
+  /// Collects the facts for a chapter at `sourcePath` whose reports go to `reportFolder`
+  /// (run it before output is captured: it starts `git`).
+  public static func collect(
+    sourcePath: String, reportFolder: String? = nil, now: Date = Date()
+  ) -> Provenance {
     let folder = (sourcePath as NSString).deletingLastPathComponent
     var commit = "unknown"
     if let head = run(["git", "rev-parse", "--short", "HEAD"], in: folder), !head.isEmpty {
       commit = head
-      if let changes = run(["git", "status", "--porcelain", "--untracked-files=no"], in: folder),
-        !changes.isEmpty
+      // Tracked files that differ from HEAD (staged or not), as paths from the top folder.
+      if let changes = run(["git", "diff", "--name-only", "HEAD"], in: folder),
+        let top = run(["git", "rev-parse", "--show-toplevel"], in: folder)
       {
-        commit += " (modified)"
+        let ignored = reportFolder.flatMap { relativePath(of: $0, under: top) }.map { $0 + "/" }
+        let modified = changes.split(separator: "\n").contains { path in
+          ignored.map { !path.hasPrefix($0) } ?? true
+        }
+        if modified { commit += " (modified)" }
       }
     }
     return Provenance(commit: commit, date: format(now), machine: machineDescription())
+  }
+
+  /// `path` relative to the folder `top` ("Output" for `<top>/Output`), or nil when it is not
+  /// inside it. Both are resolved first (symbolic links, `..`).
+  static func relativePath(of path: String, under top: String) -> String? {
+    func resolved(_ p: String) -> String {
+      URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    let (p, t) = (resolved(path), resolved(top))
+    guard p.hasPrefix(t + "/") else { return nil }
+    return String(p.dropFirst(t.count + 1))
   }
 
   static func format(_ date: Date) -> String {

@@ -54,7 +54,8 @@ public enum SectionRunner {
   public static func run(_ plan: RunPlan) throws -> RunResult {
     let program = plan.program
     let options = plan.options
-    let provenance = Provenance.collect(sourcePath: program.sourcePath)
+    let provenance = Provenance.collect(
+      sourcePath: program.sourcePath, reportFolder: options.outputDirectory)
     let (session, total, badInput) = execute(plan)
     if session.interruption != nil {
       // The reports of the last complete run stay as they are.

@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+@testable import Notebook
+
+/// The commit in a report's header says "(modified)" when the project differs from it, but
+/// not because of the reports themselves, which `chapter build` rewrites one by one.
+@Suite struct ProvenanceTests {
+  @Test func reportsDoNotMarkTheCommitModified() throws {
+    let top = FileManager.default.temporaryDirectory
+      .appendingPathComponent("provenance-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: top) }
+    let chapters = top + "/Chapters", output = top + "/Output"
+    for folder in [chapters, output] {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+    let chapter = chapters + "/7.5-batch-norm.md", report = output + "/7.5-batch-norm.md"
+    try "# text\n".write(toFile: chapter, atomically: true, encoding: .utf8)
+    try "old report\n".write(toFile: report, atomically: true, encoding: .utf8)
+    for arguments in [["init", "-q"], ["add", "."],
+                      ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"]] {
+      #expect(Provenance.run(["git"] + arguments, in: top) != nil, "git \(arguments)")
+    }
+    let head = try #require(Provenance.run(["git", "rev-parse", "--short", "HEAD"], in: top))
+
+    #expect(Provenance.collect(sourcePath: chapter, reportFolder: output).commit == head)
+    try "new report\n".write(toFile: report, atomically: true, encoding: .utf8)
+    #expect(Provenance.collect(sourcePath: chapter, reportFolder: output).commit == head)
+    // Without the report folder, or with another one, the changed report counts.
+    #expect(Provenance.collect(sourcePath: chapter).commit == head + " (modified)")
+    #expect(Provenance.collect(sourcePath: chapter, reportFolder: top + "/Elsewhere").commit
+      == head + " (modified)")
+    try "# edited\n".write(toFile: chapter, atomically: true, encoding: .utf8)
+    #expect(Provenance.collect(sourcePath: chapter, reportFolder: output).commit
+      == head + " (modified)")
+  }
+}
