@@ -23,9 +23,9 @@ final class TensorStorage {
 /// keeps the sum of the two from growing much past the most the tensors alone ever needed
 /// (a slack of 1/16, at least 64 MiB): a request with no buffer of its class takes a kept
 /// one up to twice its size, and only when there is none does it allocate, after freeing
-/// kept buffers to make room under that bound. Without this, NiN at 224 px held 2.0 GiB for a peak of 1.2 GiB of live tensors:
-/// the backward pass frees activations of one set of sizes and asks for gradients and
-/// workspaces of others.
+/// kept buffers to make room under that bound. Without this, NiN at 224 px held 2.0 GiB
+/// for a peak of 1.2 GiB of live tensors: the backward pass frees activations of one set of
+/// sizes and asks for gradients and workspaces of others.
 final class BufferPool: @unchecked Sendable {
   static let shared = BufferPool()
 
