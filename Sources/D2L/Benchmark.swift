@@ -94,6 +94,7 @@ public func benchmark(
   }
   Autograd.clearTape()
 
+  let tensorPeaks = EngineMemory.peakTensorBytes
   let train = Double(batch) / median(trainTimes)
   let infer = Double(batch) / median(inferTimes)
   var timings: [BenchmarkResult.LayerTiming]?
@@ -109,8 +110,8 @@ public func benchmark(
     train_examples_per_s: train, infer_examples_per_s: infer,
     train_gflops: train * 3 * Double(flopsPerExample) / 1e9,
     infer_gflops: infer * Double(flopsPerExample) / 1e9, peak_rss_mib: peakResidentMiB(),
-    peak_tensor_mib: Double(EngineMemory.tensorBytes.peak) / 1_048_576,
-    peak_tensor_and_pool_mib: Double(EngineMemory.tensorBytes.peakWithPool) / 1_048_576,
+    peak_tensor_mib: Double(tensorPeaks.alive) / 1_048_576,
+    peak_tensor_and_pool_mib: Double(tensorPeaks.withPool) / 1_048_576,
     layers: timings)
 }
 

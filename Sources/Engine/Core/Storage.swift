@@ -171,17 +171,18 @@ public enum EngineMemory {
     BufferPool.shared.drain()
   }
 
-  /// Tensor memory in bytes: alive now, the peak alive since `resetPeaks()`, and the peak of
-  /// alive plus kept by the pool for reuse (the part of the resident peak that is ours).
-  public static var tensorBytes: (now: Int, peak: Int, peakWithPool: Int) {
+  /// Peaks of tensor memory in bytes since `resetPeaks()`: of the tensors alive at once, and
+  /// of those plus the buffers the pool kept for reuse (the part of the resident peak that
+  /// is ours).
+  public static var peakTensorBytes: (alive: Int, withPool: Int) {
     let pool = BufferPool.shared
-    return (pool.inUseBytes, pool.peakInUseBytes, pool.peakHeldBytes)
+    return (pool.peakInUseBytes, pool.peakHeldBytes)
   }
 
   /// Bytes of the tensors alive now, as they asked for them (without the pool's rounding).
   public static var liveTensorBytes: Int { BufferPool.shared.requestedBytes }
 
-  /// Starts the two peaks of `tensorBytes` again from what is alive (and kept) now.
+  /// Starts the two peaks of `peakTensorBytes` again from what is alive (and kept) now.
   public static func resetPeaks() { BufferPool.shared.resetPeaks() }
 }
 

@@ -10,6 +10,15 @@ public func maxPool2d(
   // Winner offsets within the input plane, stored as Int32 in a pooled buffer.
   let winners = Tensor(uninitializedShape: [y.count])
   let wp = UnsafeMutableRawPointer(winners.data).bindMemory(to: Int32.self, capacity: y.count)
+  // Windows wholly inside the plane, in the 3x3 case (every pool of GoogLeNet and ResNet),
+  // take nine fixed loads instead of the clamped double loop: these output columns, on the
+  // rows whose window is inside too.
+  var interiorColumns = 0..<0
+  if g.kernelH == 3 && g.kernelW == 3 {
+    let first = (g.padW + g.strideW - 1) / g.strideW
+    let last = g.width >= 3 - g.padW ? (g.width - 3 + g.padW) / g.strideW : -1
+    if first <= last { interiorColumns = first..<min(last + 1, g.outW) }
+  }
   nonisolated(unsafe) let captured = (x.data, y.data, wp)
   parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
     let (xp, yp, wp) = captured
@@ -20,14 +29,7 @@ public func maxPool2d(
       for oy in 0..<g.outH {
         let y0 = oy * g.strideH - g.padH
         let ya = max(y0, 0), yb = min(y0 + g.kernelH, g.height)
-        // Windows wholly inside the plane, in the 3x3 case (every pool of GoogLeNet and
-        // ResNet): nine fixed loads instead of a clamped double loop.
-        var interior = 0..<0
-        if g.kernelH == 3 && g.kernelW == 3 && ya == y0 && yb == y0 + 3 {
-          let first = (g.padW + g.strideW - 1) / g.strideW
-          let last = g.width >= 3 - g.padW ? (g.width - 3 + g.padW) / g.strideW : -1
-          if first <= last { interior = first..<min(last + 1, g.outW) }
-        }
+        let interior = ya == y0 && yb == y0 + g.kernelH ? interiorColumns : 0..<0
         for ox in interior {
           let at = y0 * g.width + ox * g.strideW - g.padW
           (dst[oy * g.outW + ox], win[oy * g.outW + ox]) = max3x3(src, at: at, width: g.width)
