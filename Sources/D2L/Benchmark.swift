@@ -23,6 +23,9 @@ public struct BenchmarkResult: Codable {
   /// for reuse: the engine's share of `peak_rss_mib`.
   public var peak_tensor_mib: Double
   public var peak_tensor_and_pool_mib: Double
+  /// Memory the pool took from the system during the timed training steps, per step: zero
+  /// in a steady state (every buffer reused), else page faults on every step.
+  public var fresh_mib_per_train_step: Double
   /// Per top-level layer: forward and backward milliseconds of one training step (median).
   public var layers: [LayerTiming]?
 
@@ -79,11 +82,13 @@ public func benchmark(
   let flopsPerExample = (FLOPCounter.count - flopsBefore) / batch
   for _ in 1..<max(warmup, 1) { trainStep(timed: false) }
   var trainTimes: [Double] = []
+  let allocationsBefore = EngineMemory.systemAllocations
   for _ in 0..<steps {
     let start = monotonicSeconds()
     trainStep(timed: true)
     trainTimes.append(monotonicSeconds() - start)
   }
+  let allocationsAfter = EngineMemory.systemAllocations
   var inferTimes: [Double] = []
   Autograd.predict {
     for i in 0..<(warmup + steps) {
@@ -112,6 +117,8 @@ public func benchmark(
     infer_gflops: infer * Double(flopsPerExample) / 1e9, peak_rss_mib: peakResidentMiB(),
     peak_tensor_mib: Double(tensorPeaks.alive) / 1_048_576,
     peak_tensor_and_pool_mib: Double(tensorPeaks.withPool) / 1_048_576,
+    fresh_mib_per_train_step: Double(allocationsAfter.bytes - allocationsBefore.bytes)
+      / 1_048_576 / Double(max(steps, 1)),
     layers: timings)
 }
 
@@ -152,6 +159,7 @@ extension BenchmarkResult: CustomStringConvertible {
       String(format: "inference: %10.1f examples/s  (%6.1f GFLOP/s)", infer_examples_per_s, infer_gflops),
       String(format: "peak resident memory: %.0f MiB (tensors alive at once: %.0f MiB; with the pool's spare buffers: %.0f MiB)",
         peak_rss_mib, peak_tensor_mib, peak_tensor_and_pool_mib),
+      String(format: "fresh memory per training step: %.1f MiB", fresh_mib_per_train_step),
     ]
     if let layers {
       lines.append("per layer (one training step, median): forward ms, backward ms")

@@ -87,5 +87,39 @@ extension EngineTests {
       #expect(pool.inUseBytes == 0 && pool.requestedBytes == 0)
       pool.drain()
     }
+
+    /// Everything given back is kept, however much: a backward pass that frees more than a
+    /// GiB of activations finds them all again in the next step's forward pass.
+    @Test func poolKeepsWhatALargeStepFrees() {
+      let pool = BufferPool()
+      let floats = 4 << 20  // 16 MiB each, 1.25 GiB in all (never touched, so not resident)
+      var taken = (0..<80).map { _ in pool.take(floats) }
+      #expect(pool.systemAllocations == 80)
+      for (p, size) in taken { pool.give(p, size, requested: floats) }
+      taken = (0..<80).map { _ in pool.take(floats) }
+      #expect(pool.systemAllocations == 80, "buffers given back were freed and allocated again")
+      for (p, size) in taken { pool.give(p, size, requested: floats) }
+      pool.drain()
+    }
+
+    /// Convolutions unfold into one workspace kept between calls: a dense block's
+    /// convolutions, each wanting another size, share it instead of taking pool buffers that
+    /// evict one another.
+    @Test func convolutionsShareOneWorkspace() {
+      EngineMemory.releaseCachedBuffers()
+      #expect(Scratch.heldFloats == 0)
+      var rng = TestRNG(7)
+      // Per-image forward: (8 x 3 x 3) rows x 256 pixels for each thread.
+      let wide = rng.uniform([2, 8, 16, 16]), wWide = rng.uniform([4, 8, 3, 3])
+      _ = conv2d(wide, weight: wWide, bias: nil, padding: (1, 1))
+      let held = Scratch.heldFloats
+      #expect(held >= 72 * 256)
+      // A smaller unfolding reuses it.
+      let narrow = rng.uniform([2, 4, 16, 16]), wNarrow = rng.uniform([4, 4, 3, 3])
+      _ = conv2d(narrow, weight: wNarrow, bias: nil, padding: (1, 1))
+      #expect(Scratch.heldFloats == held)
+      EngineMemory.releaseCachedBuffers()
+      #expect(Scratch.heldFloats == 0)
+    }
   }
 }

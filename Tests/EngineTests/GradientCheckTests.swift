@@ -34,6 +34,12 @@ extension EngineTests {
       ConvCase(n: 3, c: 2, h: 2, w: 2, o: 2, kh: 3, kw: 3, padding: (1, 1)),
       ConvCase(n: 2, c: 2, h: 4, w: 3, o: 2, kh: 3, kw: 5, padding: (1, 2), activation: .relu),
       ConvCase(n: 2, c: 1, h: 3, w: 1, o: 2, kh: 7, kw: 7, padding: (3, 3)),
+      // Their input gradient is a convolution of the output gradient with the turned kernel
+      // (ConvPlan.dataGradientAsConvolution), one image at a time from 256 pixels up, and
+      // with fewer or more outputs than inputs.
+      ConvCase(n: 3, c: 5, h: 16, w: 16, o: 2, kh: 3, kw: 3, padding: (1, 1)),
+      ConvCase(n: 2, c: 2, h: 16, w: 17, o: 4, kh: 3, kw: 5, padding: (1, 2), bias: false, activation: .relu),
+      ConvCase(n: 3, c: 6, h: 3, w: 3, o: 2, kh: 3, kw: 3, padding: (1, 1)),
     ]
 
     @Test(arguments: convCases)
@@ -67,6 +73,21 @@ extension EngineTests {
       expectClose(y.scalars, ref.values, tol: 1e-5, "chunked conv forward")
       checkGradients("conv2d chunked \(imagesPerChunk)", wrt: [x, w, b]) {
         conv2d(x, weight: w, bias: b, stride: (2, 2), padding: (1, 1), activation: .sigmoid)
+      }
+    }
+
+    /// The same, for a "same" convolution, whose input gradient is computed as a convolution.
+    @Test(arguments: [1, 2])
+    func conv2dSamePlaneMultiChunk(imagesPerChunk: Int) {
+      let saved = ConvolutionWorkspace.bytes
+      defer { ConvolutionWorkspace.bytes = saved }
+      let (c, o, k) = (4, 2, 3)
+      ConvolutionWorkspace.bytes = imagesPerChunk * (c * k * k + o) * 4 * 4 * 4
+      var rng = TestRNG(4)
+      let x = rng.uniform([5, c, 4, 4])
+      let w = rng.uniform([o, c, k, k], -0.5, 0.5)
+      checkGradients("conv2d same-plane chunked \(imagesPerChunk)", wrt: [x, w]) {
+        conv2d(x, weight: w, bias: nil, stride: (1, 1), padding: (1, 1))
       }
     }
 

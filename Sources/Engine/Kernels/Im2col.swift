@@ -174,13 +174,15 @@ struct SamePlaneShift {
     for i in low..<high { shifted[i] += src[i] }
   }
 
+  /// Column by column, down the plane: row by row, the compiler turns each row's one or two
+  /// zeros into a call to memset, which took 7% of DenseNet's step at 16x16.
   @inline(__always)
   private func zeroPaddingColumns(_ p: UnsafeMutablePointer<Float>) {
-    if zeroLeft == 0 && zeroRight == width { return }
-    for y in 0..<height {
-      let row = p + y * width
-      for x in 0..<zeroLeft { row[x] = 0 }
-      for x in zeroRight..<width { row[x] = 0 }
+    for x in 0..<zeroLeft {
+      for y in 0..<height { p[y * width + x] = 0 }
+    }
+    for x in zeroRight..<width {
+      for y in 0..<height { p[y * width + x] = 0 }
     }
   }
 }
