@@ -172,6 +172,20 @@ extension EngineTests {
       }
     }
 
+    /// With an activation fused into its output pass (`Sequential` runs BatchNorm + ReLU so).
+    @Test(arguments: [Activation.relu, .sigmoid])
+    func batchNormWithActivationGradients(activation: Activation) {
+      var rng = TestRNG(9)
+      let x = rng.uniform([3, 2, 3, 2], -1, 2)
+      let gamma = rng.uniform([2], 0.5, 1.5), beta = rng.uniform([2], -0.5, 0.5)
+      let mm = Tensor(zeros: [2]), mv = Tensor(repeating: 1, shape: [2])
+      checkGradients("batchNorm + \(activation)", wrt: [x, gamma, beta], train: true,
+                     skipKinks: activation == .relu) {
+        batchNorm(x, gamma: gamma, beta: beta, movingMean: mm, movingVar: mv, eps: 1e-5,
+                  momentum: 0.9, activation: activation)
+      }
+    }
+
     @Test(arguments: [[4, 3], [2, 3, 3, 2]])
     func batchNormPredictionGradients(shape: [Int]) {
       var rng = TestRNG(8)

@@ -33,31 +33,35 @@ func vectorSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
   return s
 }
 
-/// Sum of `(p[i] - shift)^2`, i.e. n times the variance about `shift`.
+/// Sums of `p[i] - shift` and of `(p[i] - shift)^2`, in one pass.
 @inline(__always)
-func vectorSumOfSquares(_ p: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
-  var a = SIMD16<Float>(), b = SIMD16<Float>()
+func vectorShiftedMoments(_ p: UnsafePointer<Float>, _ n: Int, shift: Float) -> (Float, Float) {
+  var s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), q1 = SIMD16<Float>(), q2 = SIMD16<Float>()
   let m = SIMD16<Float>(repeating: shift)
   var i = 0
   while i + 32 <= n {
     let x = load16(p + i) - m
     let y = load16(p + i + 16) - m
-    a.addProduct(x, x)
-    b.addProduct(y, y)
+    s1 += x
+    s2 += y
+    q1.addProduct(x, x)
+    q2.addProduct(y, y)
     i += 32
   }
   if i + 16 <= n {
     let x = load16(p + i) - m
-    a.addProduct(x, x)
+    s1 += x
+    q1.addProduct(x, x)
     i += 16
   }
-  var s = (a + b).sum()
+  var s = (s1 + s2).sum(), q = (q1 + q2).sum()
   while i < n {
     let d = p[i] - shift
-    s += d * d
+    s += d
+    q += d * d
     i += 1
   }
-  return s
+  return (s, q)
 }
 
 /// Sum of `p[i] * q[i]`.

@@ -131,7 +131,10 @@ public final class BatchNorm: Module {
     super.init()
   }
 
-  public override func forward(_ x: Tensor) -> Tensor {
+  public override func forward(_ x: Tensor) -> Tensor { forward(x, activation: .none) }
+
+  /// The normalised `x` with `activation` applied in the same pass (see `Sequential`).
+  public func forward(_ x: Tensor, activation: Activation) -> Tensor {
     require(x.rank == 2 || x.rank == 4, "\(name): expected [N, C] or [N, C, H, W], got \(x.shape)")
     if gamma == nil {
       let c = x.shape[1]
@@ -141,7 +144,7 @@ public final class BatchNorm: Module {
       movingVar = Tensor(repeating: 1, shape: [c])
     }
     return batchNorm(x, gamma: gamma!, beta: beta!, movingMean: movingMean!, movingVar: movingVar!,
-                     eps: eps, momentum: momentum)
+                     eps: eps, momentum: momentum, activation: activation)
   }
 
   public override func resetState() {
@@ -218,8 +221,24 @@ public final class Sequential: Module {
   public subscript(index: Int) -> Module { layers[index] }
   public var count: Int { layers.count }
 
+  /// Runs the layers in order. A `BatchNorm` directly followed by a ReLU or sigmoid layer
+  /// runs as one fused operation (the same result, one pass over the activations instead of
+  /// two): DenseNet's and ResNet's blocks are mostly such pairs.
   public override func forward(_ x: Tensor) -> Tensor {
-    layers.reduce(x) { $1($0) }
+    var h = x
+    var i = 0
+    while i < layers.count {
+      if let norm = layers[i] as? BatchNorm, i + 1 < layers.count,
+        let act = layers[i + 1] as? ActivationLayer, act.function != .none
+      {
+        h = norm.forward(h, activation: act.function)
+        i += 2
+      } else {
+        h = layers[i](h)
+        i += 1
+      }
+    }
+    return h
   }
 }
 

@@ -5,9 +5,13 @@
 /// mean and (biased) variance and updates the moving statistics in place:
 /// `moving = momentum * moving + (1 - momentum) * batch`. In prediction mode it
 /// uses the moving statistics. Returns a tensor shaped like `x`.
+///
+/// `activation` is applied to the result in the same pass (and its derivative in the
+/// backward pass): `BatchNorm` then `ReLU` in a `Sequential` run this way, one pass over
+/// the activations instead of two, with no intermediate tensor.
 public func batchNorm(
   _ x: Tensor, gamma: Tensor, beta: Tensor, movingMean: Tensor, movingVar: Tensor,
-  eps: Float, momentum: Float
+  eps: Float, momentum: Float, activation: Activation = .none
 ) -> Tensor {
   require(x.rank == 2 || x.rank == 4, "batchNorm expects [N, C] or [N, C, H, W], got \(x.shape)")
   let n = x.shape[0], c = x.shape[1]
@@ -26,12 +30,17 @@ public func batchNorm(
     for ch in channels {
       var mu: Float, variance: Float
       if training {
-        var s: Float = 0
-        for b in 0..<n { s += vectorSum(xp + (b * c + ch) * pixels, pixels) }
-        mu = s / m
-        var v: Float = 0
-        for b in 0..<n { v += vectorSumOfSquares(xp + (b * c + ch) * pixels, pixels, shift: mu) }
-        variance = v / m
+        // One pass: sums of x - s and (x - s)^2 about one of the channel's own values, so
+        // that the difference of the two moments does not cancel (x ~ 100 with a spread of 1).
+        let s = xp[ch * pixels]
+        var d: Float = 0, dd: Float = 0
+        for b in 0..<n {
+          let (a, q) = vectorShiftedMoments(xp + (b * c + ch) * pixels, pixels, shift: s)
+          d += a
+          dd += q
+        }
+        mu = s + d / m
+        variance = max(dd / m - (d / m) * (d / m), 0)
         mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
         mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
       } else {
@@ -44,11 +53,22 @@ public func batchNorm(
       let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
       for b in 0..<n {
         let src = xp + (b * c + ch) * pixels, dst = yp + (b * c + ch) * pixels
-        for i in 0..<pixels { dst[i] = src[i] * scale + shift }
+        switch activation {
+        case .none: for i in 0..<pixels { dst[i] = src[i] * scale + shift }
+        case .relu: for i in 0..<pixels { dst[i] = max(src[i] * scale + shift, 0) }
+        case .sigmoid:
+          for i in 0..<pixels { dst[i] = src[i] * scale + shift }
+          vectorSigmoid(dst, dst, pixels)
+        }
       }
     }
   }
-  return Autograd.record(y, [x, gamma, beta]) { dy in
+  // The output is kept only for an activation's derivative: without one, it is freed as soon
+  // as the layer after it has run.
+  let activated = activation == .none ? nil : y
+  return Autograd.record(y, [x, gamma, beta]) { dyAfterActivation in
+    let dy = activated.map { activationGrad(activation, output: $0, grad: dyAfterActivation) }
+      ?? dyAfterActivation
     let dx = x.requiresGrad ? x.gradBuffer() : nil
     let dgamma = gamma.requiresGrad ? gamma.gradBuffer() : nil
     let dbeta = beta.requiresGrad ? beta.gradBuffer() : nil
