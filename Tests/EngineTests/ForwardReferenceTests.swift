@@ -28,6 +28,11 @@ extension EngineTests {
       ConvCase(n: 1, c: 2, h: 1, w: 1, o: 2, k: 5, padding: 2),
       ConvCase(n: 2, c: 2, h: 2, w: 1, o: 2, k: 7, padding: 3),
       ConvCase(n: 1, c: 1, h: 3, w: 3, o: 1, k: 3, stride: 1, padding: 4),
+      // One image at a time, its unfolding in pieces of 256 rows (ConvPlan.unfoldRows): 270
+      // and 135 rows at 16x16; at 20x20 (128 rows a piece), 4 pieces of a 5x5 kernel.
+      ConvCase(n: 3, c: 30, h: 16, w: 16, o: 3, k: 3, padding: 1, activation: .relu),
+      ConvCase(n: 2, c: 15, h: 16, w: 16, o: 2, k: 3, stride: 1),
+      ConvCase(n: 2, c: 18, h: 20, w: 20, o: 2, k: 5, padding: 2),
     ]
 
     @Test(arguments: convCases)

@@ -91,6 +91,26 @@ extension EngineTests {
       }
     }
 
+    /// The weight gradient of a convolution whose unfolding is taken in pieces of 256 rows
+    /// (one image at a time, 16x16), on one and two threads.
+    @Test(arguments: [1, 2])
+    func conv2dChunkedUnfoldingGradients(threads: Int) {
+      ComputeThreads.set(threads)
+      defer { ComputeThreads.set(1) }
+      var rng = TestRNG(5)
+      let x = rng.uniform([3, 30, 16, 16])
+      let w = rng.uniform([2, 30, 3, 3], -0.2, 0.2)
+      x.requiresGrad = false
+      checkGradients("conv2d chunked unfolding, \(threads) threads", wrt: [w]) {
+        conv2d(x, weight: w, bias: nil, stride: (1, 1), padding: (1, 1))
+      }
+      let wider = rng.uniform([3, 30, 18, 18])
+      wider.requiresGrad = false
+      checkGradients("conv2d chunked unfolding, no padding, \(threads) threads", wrt: [w]) {
+        conv2d(wider, weight: w, bias: nil)
+      }
+    }
+
     /// Gradients only to the weights (input without grad), and only to the input.
     @Test func conv2dPartialGradients() {
       var rng = TestRNG(3)

@@ -18,16 +18,18 @@ public struct ConvGeometry: Equatable, Sendable {
 /// input element (c, y*sh - ph + ki, x*sw - pw + kj) of image b, where
 /// r = (c*kh + ki)*kw + kj and p = y*outW + x; zero outside the image.
 /// Batching images side by side gives GEMMs wide enough to reach OpenBLAS's peak.
+/// With `rows`, only those rows are unfolded, the first of them at `col`.
 func im2col(
-  _ input: UnsafePointer<Float>, images: Int, _ g: ConvGeometry,
-  into col: UnsafeMutablePointer<Float>
+  _ input: UnsafePointer<Float>, images: Int, _ g: ConvGeometry, rows: Range<Int>? = nil,
+  into out: UnsafeMutablePointer<Float>
 ) {
   let P = g.outPixels
   let rowLength = images * P
-  nonisolated(unsafe) let captured = (input, col)
-  parallelRanges(g.patchSize, minPerThread: max(1, 4096 / max(rowLength, 1))) { rows in
+  let all = rows ?? 0..<g.patchSize
+  nonisolated(unsafe) let captured = (input, out - all.lowerBound * rowLength)
+  parallelRanges(all.count, minPerThread: max(1, 4096 / max(rowLength, 1))) { part in
     let (input, col) = captured
-    for r in rows {
+    for r in (all.lowerBound + part.lowerBound)..<(all.lowerBound + part.upperBound) {
       let kj = r % g.kernelW
       let ki = (r / g.kernelW) % g.kernelH
       let c = r / (g.kernelW * g.kernelH)
