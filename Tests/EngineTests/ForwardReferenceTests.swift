@@ -95,6 +95,13 @@ extension EngineTests {
       PoolCase(shape: [2, 3, 2, 2], k: (3, 3), s: (1, 1), p: (1, 1)),
       PoolCase(shape: [1, 2, 4, 3], k: (5, 5), s: (1, 1), p: (2, 2)),
       PoolCase(shape: [1, 2, 1, 1], k: (3, 3), s: (1, 1), p: (1, 1)),
+      // The 2x2 path (odd sizes leave a row and a column out) and the framed 3x3 path on
+      // planes where every window touches the border.
+      PoolCase(shape: [2, 2, 7, 5], k: (2, 2), s: (2, 2), p: (0, 0)),
+      PoolCase(shape: [1, 2, 5, 4], k: (2, 2), s: (1, 1), p: (0, 0)),
+      PoolCase(shape: [2, 3, 4, 4], k: (3, 3), s: (2, 2), p: (1, 1)),
+      PoolCase(shape: [2, 3, 2, 2], k: (3, 3), s: (2, 2), p: (1, 1)),
+      PoolCase(shape: [1, 2, 3, 6], k: (3, 3), s: (1, 2), p: (0, 1)),
     ]
 
     /// With ties, the gradient goes to the window's first position (row by row), as in the
@@ -114,6 +121,15 @@ extension EngineTests {
           expected[max(oy * stride.0 - 1, 0) * w + max(ox * stride.1 - 1, 0)] += 1
         }
       }
+      #expect(x.grad!.scalars == expected)
+    }
+
+    @Test func maxPool2x2TiesGoToTheFirstPosition() {
+      let x = Tensor.ones([1, 1, 4, 5]).asParameter()
+      let loss = Autograd.record { maxPool2d(x, kernel: (2, 2), stride: (2, 2)).sum() }
+      loss.backward()
+      var expected = [Float](repeating: 0, count: 20)
+      for (oy, ox) in [(0, 0), (0, 1), (1, 0), (1, 1)] { expected[oy * 2 * 5 + ox * 2] = 1 }
       #expect(x.grad!.scalars == expected)
     }
 

@@ -34,9 +34,9 @@ extension EngineTests {
       ConvCase(n: 3, c: 2, h: 2, w: 2, o: 2, kh: 3, kw: 3, padding: (1, 1)),
       ConvCase(n: 2, c: 2, h: 4, w: 3, o: 2, kh: 3, kw: 5, padding: (1, 2), activation: .relu),
       ConvCase(n: 2, c: 1, h: 3, w: 1, o: 2, kh: 7, kw: 7, padding: (3, 3)),
-      // Their input gradient is a convolution of the output gradient with the turned kernel
-      // (ConvPlan.dataGradientAsConvolution), one image at a time from 256 pixels up, and
-      // with fewer or more outputs than inputs.
+      // With no more outputs than inputs, their input gradient is a convolution of the
+      // output gradient with the turned kernel (ConvPlan.dataGradientAsConvolution); one
+      // image at a time from 256 pixels up. The second, with more outputs, folds back.
       ConvCase(n: 3, c: 5, h: 16, w: 16, o: 2, kh: 3, kw: 3, padding: (1, 1)),
       ConvCase(n: 2, c: 2, h: 16, w: 17, o: 4, kh: 3, kw: 5, padding: (1, 2), bias: false, activation: .relu),
       ConvCase(n: 3, c: 6, h: 3, w: 3, o: 2, kh: 3, kw: 3, padding: (1, 1)),
@@ -143,6 +143,8 @@ extension EngineTests {
       PoolCase(shape: [1, 3, 5, 5], kernel: (3, 3), stride: (1, 1), padding: (1, 1)),
       PoolCase(shape: [2, 1, 6, 5], kernel: (3, 2), stride: (1, 2), padding: (1, 0)),
       PoolCase(shape: [1, 2, 7, 7], kernel: (3, 3), stride: (2, 2), padding: (0, 0)),
+      PoolCase(shape: [2, 2, 4, 4], kernel: (3, 3), stride: (2, 2), padding: (1, 1)),
+      PoolCase(shape: [1, 2, 5, 4], kernel: (2, 2), stride: (1, 1), padding: (0, 0)),
     ]
 
     @Test(arguments: poolCases)

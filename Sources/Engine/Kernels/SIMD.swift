@@ -128,3 +128,14 @@ func vectorSigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>
     for j in 0..<(count - i) { out[i + j] = y[j] }
   }
 }
+
+/// `vectorSigmoid` over `count` elements, split across threads in blocks of 16.
+func parallelSigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+  nonisolated(unsafe) let p = (x, out)
+  parallelRanges(count / 16, minPerThread: parallelElementThreshold / 16) { r in
+    let (x, y) = p
+    let end = r.upperBound == count / 16 ? count : r.upperBound * 16
+    vectorSigmoid(x + r.lowerBound * 16, y + r.lowerBound * 16, end - r.lowerBound * 16)
+  }
+  if count < 16 { vectorSigmoid(x, out, count) }
+}

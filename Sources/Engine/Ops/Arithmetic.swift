@@ -111,13 +111,7 @@ extension Tensor {
   public func sigmoid() -> Tensor {
     // The vector exponential makes this several times faster than `unary`'s scalar expf.
     let out = Tensor(uninitializedShape: shape)
-    nonisolated(unsafe) let p = (data, out.data)
-    parallelRanges(count / 16, minPerThread: parallelElementThreshold / 16) { r in
-      let (x, y) = p
-      let end = r.upperBound == count / 16 ? count : r.upperBound * 16
-      vectorSigmoid(x + r.lowerBound * 16, y + r.lowerBound * 16, end - r.lowerBound * 16)
-    }
-    if count < 16 { vectorSigmoid(data, out.data, count) }
+    parallelSigmoid(data, out.data, count: count)
     let slot = gradientSlotIfRequired
     return Autograd.record(out, [self]) { g in
       guard let slot else { return }

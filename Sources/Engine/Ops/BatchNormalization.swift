@@ -53,16 +53,17 @@ public func batchNorm(
       let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
       for b in 0..<n {
         let src = xp + (b * c + ch) * pixels, dst = yp + (b * c + ch) * pixels
-        switch activation {
-        case .none: for i in 0..<pixels { dst[i] = src[i] * scale + shift }
-        case .relu: for i in 0..<pixels { dst[i] = max(src[i] * scale + shift, 0) }
-        case .sigmoid:
+        if activation == .relu {
+          for i in 0..<pixels { dst[i] = max(src[i] * scale + shift, 0) }
+        } else {
           for i in 0..<pixels { dst[i] = src[i] * scale + shift }
-          vectorSigmoid(dst, dst, pixels)
         }
       }
     }
   }
+  // Over the whole tensor at once: a dense layer's batch norm has one value per channel and
+  // example, too few for the vector exponential one channel at a time.
+  if activation == .sigmoid { parallelSigmoid(y.data, y.data, count: y.count) }
   // The output is kept only for an activation's derivative: without one, it is freed as soon
   // as the layer after it has run.
   let activated = activation == .none ? nil : y
