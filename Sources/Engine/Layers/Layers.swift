@@ -223,7 +223,8 @@ public final class Sequential: Module {
 
   /// Runs the layers in order. A `BatchNorm` directly followed by a ReLU or sigmoid layer
   /// runs as one fused operation (the same result, one pass over the activations instead of
-  /// two): DenseNet's and ResNet's blocks are mostly such pairs.
+  /// two): every layer of DenseNet's blocks starts with such a pair, as do the stems of
+  /// ResNet and DenseNet, and LeNet-BN pairs batch norm with sigmoid.
   public override func forward(_ x: Tensor) -> Tensor {
     var h = x
     var i = 0

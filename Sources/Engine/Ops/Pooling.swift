@@ -61,27 +61,33 @@ public func maxPool2d(
   }
 }
 
-/// 3x3 max pooling over a copy of each plane framed by -infinity (padding is at most 1,
-/// so every window still holds a real value), so that every window takes the same nine
-/// loads. GoogLeNet's and DenseNet's late planes are 4x4 and 2x2, where nearly every window
+/// 3x3 max pooling; with padding, over a copy of each plane framed by -infinity (padding is
+/// at most 1, so every window still holds a real value), so that every window takes the
+/// same nine loads. GoogLeNet's and DenseNet's late planes are 4x4 and 2x2, where nearly every window
 /// touches the border; the clamped loop those took was 12% of GoogLeNet's step at 64 px.
 func maxPool3x3(
   _ x: UnsafePointer<Float>, planes: Int, _ g: ConvGeometry, into y: UnsafeMutablePointer<Float>,
   winners: UnsafeMutablePointer<Int32>
 ) {
   let framedWidth = g.width + 2 * g.padW, framedCount = framedWidth * (g.height + 2 * g.padH)
+  // Without padding every window is inside the plane already (AlexNet's pools): no copy.
+  let padded = g.padH > 0 || g.padW > 0
   nonisolated(unsafe) let captured = (x, y, winners)
   parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
     let (xp, yp, wp) = captured
-    let framed = UnsafeMutablePointer<Float>.allocate(capacity: framedCount)
-    defer { framed.deallocate() }
+    let frame = padded ? UnsafeMutablePointer<Float>.allocate(capacity: framedCount) : nil
+    defer { frame?.deallocate() }
     // The frame is written once; each plane overwrites only the inside.
-    framed.initialize(repeating: -.infinity, count: framedCount)
+    frame?.initialize(repeating: -.infinity, count: framedCount)
     for plane in range {
       let src = xp + plane * g.inPixels
-      for row in 0..<g.height {
-        (framed + (row + g.padH) * framedWidth + g.padW)
-          .update(from: src + row * g.width, count: g.width)
+      var framed = src
+      if let frame {
+        for row in 0..<g.height {
+          (frame + (row + g.padH) * framedWidth + g.padW)
+            .update(from: src + row * g.width, count: g.width)
+        }
+        framed = UnsafePointer(frame)
       }
       let dst = yp + plane * g.outPixels, win = wp + plane * g.outPixels
       for oy in 0..<g.outH {
