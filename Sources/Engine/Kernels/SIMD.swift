@@ -139,3 +139,32 @@ func parallelSigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Floa
   }
   if count < 16 { vectorSigmoid(x, out, count) }
 }
+
+/// `Σ g[i]` and `Σ g[i] * x[i]`, where `g[i] = dy[i]` if `x[i] * scale + shift > 0` and 0
+/// otherwise: the sums a batch norm's backward pass needs when a ReLU follows it, with the
+/// ReLU's derivative taken from the batch norm's input (the same expression as its forward
+/// pass), so that neither its output nor a masked copy of the gradient has to be read.
+@inline(__always)
+func reluMaskedSums(
+  _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, scale: Float, shift: Float
+) -> (Float, Float) {
+  var s = SIMD16<Float>(), d = SIMD16<Float>()
+  let zero = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= n {
+    let v = load16(x + i)
+    let g = zero.replacing(with: load16(dy + i), where: v * scale + shift .> zero)
+    s += g
+    d.addProduct(g, v)
+    i += 16
+  }
+  var sum = s.sum(), dot = d.sum()
+  while i < n {
+    if x[i] * scale + shift > 0 {
+      sum += dy[i]
+      dot += dy[i] * x[i]
+    }
+    i += 1
+  }
+  return (sum, dot)
+}

@@ -66,25 +66,36 @@ public func batchNorm(
   if activation == .sigmoid { parallelSigmoid(y.data, y.data, count: y.count) }
   // The output is kept only for an activation's derivative: without one, it is freed as soon
   // as the layer after it has run.
-  let activated = activation == .none ? nil : y
+  // A ReLU's derivative is taken from the input (see `reluMaskedSums`), so only a sigmoid
+  // keeps it.
+  let activated = activation == .sigmoid ? y : nil
+  let masked = activation == .relu
   return Autograd.record(y, [x, gamma, beta]) { dyAfterActivation in
     let dy = activated.map { activationGrad(activation, output: $0, grad: dyAfterActivation) }
       ?? dyAfterActivation
     let dx = x.requiresGrad ? x.gradBuffer() : nil
     let dgamma = gamma.requiresGrad ? gamma.gradBuffer() : nil
     let dbeta = beta.requiresGrad ? beta.gradBuffer() : nil
-    nonisolated(unsafe) let q = (x.data, dy.data, gamma.data, dx, dgamma, dbeta, stats)
+    nonisolated(unsafe) let q = (x.data, dy.data, gamma.data, beta.data, dx, dgamma, dbeta, stats)
     parallelRanges(c) { channels in
-      let (xp, gy, gp, dx, dgamma, dbeta, stats) = q
+      let (xp, gy, gp, bp, dx, dgamma, dbeta, stats) = q
       let mean = stats.data, invStd = stats.data + c
       for ch in channels {
         let mu = mean[ch], inv = invStd[ch]
+        // The forward pass's affine map, for the ReLU's derivative.
+        let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
         // Σ dy and Σ dy * xhat, with xhat = (x - mu) * inv.
         var sumDy: Float = 0, sumDyX: Float = 0
         for b in 0..<n {
           let off = (b * c + ch) * pixels
-          sumDy += vectorSum(gy + off, pixels)
-          sumDyX += vectorDot(gy + off, xp + off, pixels)
+          if masked {
+            let (s, d) = reluMaskedSums(gy + off, xp + off, pixels, scale: scale, shift: shift)
+            sumDy += s
+            sumDyX += d
+          } else {
+            sumDy += vectorSum(gy + off, pixels)
+            sumDyX += vectorDot(gy + off, xp + off, pixels)
+          }
         }
         let sumDyXhat = (sumDyX - mu * sumDy) * inv
         dgamma?[ch] += sumDyXhat
@@ -96,15 +107,29 @@ public func batchNorm(
           let a = sumDy / m, bcoef = sumDyXhat / m
           for b in 0..<n {
             let off = (b * c + ch) * pixels
-            for i in 0..<pixels {
-              let xhat = (xp[off + i] - mu) * inv
-              dx[off + i] += k * (gy[off + i] - a - xhat * bcoef)
+            if masked {
+              for i in 0..<pixels {
+                let v = xp[off + i]
+                let g = v * scale + shift > 0 ? gy[off + i] : 0
+                dx[off + i] += k * (g - a - (v - mu) * inv * bcoef)
+              }
+            } else {
+              for i in 0..<pixels {
+                let xhat = (xp[off + i] - mu) * inv
+                dx[off + i] += k * (gy[off + i] - a - xhat * bcoef)
+              }
             }
           }
         } else {
           for b in 0..<n {
             let off = (b * c + ch) * pixels
-            for i in 0..<pixels { dx[off + i] += k * gy[off + i] }
+            if masked {
+              for i in 0..<pixels where xp[off + i] * scale + shift > 0 {
+                dx[off + i] += k * gy[off + i]
+              }
+            } else {
+              for i in 0..<pixels { dx[off + i] += k * gy[off + i] }
+            }
           }
         }
       }
