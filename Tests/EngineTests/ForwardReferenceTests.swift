@@ -102,13 +102,18 @@ extension EngineTests {
       PoolCase(shape: [2, 3, 4, 4], k: (3, 3), s: (2, 2), p: (1, 1)),
       PoolCase(shape: [2, 3, 2, 2], k: (3, 3), s: (2, 2), p: (1, 1)),
       PoolCase(shape: [1, 2, 3, 6], k: (3, 3), s: (1, 2), p: (0, 1)),
+      // 16 windows at a time (max3x3Row16) where a row has room, then one at a time.
+      PoolCase(shape: [2, 2, 32, 35], k: (3, 3), s: (2, 2), p: (1, 1)),
+      PoolCase(shape: [1, 2, 20, 19], k: (3, 3), s: (1, 1), p: (1, 1)),
+      PoolCase(shape: [1, 2, 9, 40], k: (3, 3), s: (2, 2), p: (0, 0)),
+      PoolCase(shape: [1, 1, 6, 20], k: (3, 3), s: (1, 1), p: (0, 0)),
     ]
 
     /// With ties, the gradient goes to the window's first position (row by row), as in the
-    /// book's frameworks, at stride 1 and 2.
-    @Test(arguments: [(1, 1), (2, 2)])
-    func maxPoolTiesGoToTheFirstPosition(_ stride: (Int, Int)) {
-      let (h, w) = (4, 5)
+    /// book's frameworks, at stride 1 and 2, one window at a time and 16 at a time.
+    @Test(arguments: [(1, 1), (2, 2)], [5, 34])
+    func maxPoolTiesGoToTheFirstPosition(_ stride: (Int, Int), width w: Int) {
+      let h = 4
       let x = Tensor.ones([1, 1, h, w]).asParameter()
       let loss = Autograd.record {
         maxPool2d(x, kernel: (3, 3), stride: stride, padding: (1, 1)).sum()

@@ -145,6 +145,10 @@ extension EngineTests {
       PoolCase(shape: [1, 2, 7, 7], kernel: (3, 3), stride: (2, 2), padding: (0, 0)),
       PoolCase(shape: [2, 2, 4, 4], kernel: (3, 3), stride: (2, 2), padding: (1, 1)),
       PoolCase(shape: [1, 2, 5, 4], kernel: (2, 2), stride: (1, 1), padding: (0, 0)),
+      // Rows wide enough for 16 windows at a time (max3x3Row16), and a scalar rest.
+      PoolCase(shape: [1, 2, 5, 35], kernel: (3, 3), stride: (2, 2), padding: (1, 1)),
+      PoolCase(shape: [1, 2, 4, 20], kernel: (3, 3), stride: (1, 1), padding: (1, 1)),
+      PoolCase(shape: [1, 1, 5, 36], kernel: (3, 3), stride: (2, 2), padding: (0, 0)),
     ]
 
     @Test(arguments: poolCases)
