@@ -54,40 +54,39 @@ extension EngineTests {
       }
     }
 
-    /// A tiny workspace forces one or two images per im2col chunk (and a last partial chunk).
-    @Test(arguments: [1, 2])
-    func conv2dMultiChunk(imagesPerChunk: Int) {
-      let saved = ConvolutionWorkspace.bytes
-      defer { ConvolutionWorkspace.bytes = saved }
+    /// Groups of one image, and of several with a last partial group (ConvPlan rounds the
+    /// group so that each thread gets as many: three and two of five images), on one and two
+    /// threads.
+    @Test(arguments: [1, 2], [1, 2])
+    func conv2dGroups(imagesPerGroup: Int, threads: Int) {
+      let saved = ConvolutionGrouping.columns
+      defer { ConvolutionGrouping.columns = saved }
+      ComputeThreads.set(threads)
+      defer { ComputeThreads.set(1) }
       let (c, o, k) = (2, 3, 3)
-      let outPixels = 3 * 3  // 5x5 input, k3 s2 p1
-      ConvolutionWorkspace.bytes = imagesPerChunk * (c * k * k + o) * outPixels * 4
+      ConvolutionGrouping.columns = imagesPerGroup * 3 * 3  // 5x5 input, k3 s2 p1: 3x3 out
       var rng = TestRNG(2)
       let x = rng.uniform([5, c, 5, 5])
       let w = rng.uniform([o, c, k, k], -0.5, 0.5)
       let b = rng.uniform([o], -0.3, 0.3)
-      // Forward against the reference in the chunked configuration, too.
+      // Forward against the reference in the grouped configuration, too.
       let y = conv2d(x, weight: w, bias: b, stride: (2, 2), padding: (1, 1), activation: .sigmoid)
       let ref = conv2dRef(x, w, b, stride: (2, 2), padding: (1, 1), activation: .sigmoid)
       #expect(y.shape == ref.shape)
-      expectClose(y.scalars, ref.values, tol: 1e-5, "chunked conv forward")
-      checkGradients("conv2d chunked \(imagesPerChunk)", wrt: [x, w, b]) {
+      expectClose(y.scalars, ref.values, tol: 1e-5, "grouped conv forward")
+      checkGradients("conv2d groups of \(imagesPerGroup)", wrt: [x, w, b]) {
         conv2d(x, weight: w, bias: b, stride: (2, 2), padding: (1, 1), activation: .sigmoid)
       }
-    }
-
-    /// The same, for a "same" convolution, whose input gradient is computed as a convolution.
-    @Test(arguments: [1, 2])
-    func conv2dSamePlaneMultiChunk(imagesPerChunk: Int) {
-      let saved = ConvolutionWorkspace.bytes
-      defer { ConvolutionWorkspace.bytes = saved }
-      let (c, o, k) = (4, 2, 3)
-      ConvolutionWorkspace.bytes = imagesPerChunk * (c * k * k + o) * 4 * 4 * 4
-      var rng = TestRNG(4)
-      let x = rng.uniform([5, c, 4, 4])
-      let w = rng.uniform([o, c, k, k], -0.5, 0.5)
-      checkGradients("conv2d same-plane chunked \(imagesPerChunk)", wrt: [x, w]) {
-        conv2d(x, weight: w, bias: nil, stride: (1, 1), padding: (1, 1))
+      // A pointwise convolution (gathered channel-major in groups) and a "same" one (whose
+      // input gradient is a convolution of the output gradient) in groups.
+      ConvolutionGrouping.columns = imagesPerGroup * 4 * 4
+      let x4 = rng.uniform([5, 4, 4, 4])
+      let w1 = rng.uniform([2, 4, 1, 1], -0.5, 0.5), w3 = rng.uniform([2, 4, 3, 3], -0.5, 0.5)
+      checkGradients("conv2d 1x1 groups of \(imagesPerGroup)", wrt: [x4, w1]) {
+        conv2d(x4, weight: w1, bias: nil)
+      }
+      checkGradients("conv2d same-plane groups of \(imagesPerGroup)", wrt: [x4, w3]) {
+        conv2d(x4, weight: w3, bias: nil, stride: (1, 1), padding: (1, 1))
       }
     }
 

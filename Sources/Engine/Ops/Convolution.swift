@@ -1,8 +1,8 @@
-/// Bytes of im2col workspace per chunk of images: large enough for wide GEMMs,
-/// small enough to stay modest next to the activations.
-/// Tuning knob, public so that tests can force the multi-chunk path.
-public enum ConvolutionWorkspace {
-  nonisolated(unsafe) public static var bytes = 48 << 20
+/// How many output columns a convolution's GEMMs aim for: images whose output planes are
+/// smaller than this are unfolded side by side in groups of `columns / outPixels`.
+/// Tuning knob, public so that tests can force groups of one or two images.
+public enum ConvolutionGrouping {
+  nonisolated(unsafe) public static var columns = 256
 }
 
 /// 2-D convolution (cross-correlation) with bias and a fused activation.
@@ -26,11 +26,7 @@ public func conv2d(
   FLOPCounter.add(2 * n * o * g.patchSize * g.outPixels)
   let plan = ConvPlan(g, outChannels: o, images: n)
   let biasPointer = b.map { UnsafePointer($0.data) }
-  if plan.perImage {
-    convForwardPerImage(x, w, biasPointer, activation, plan, into: y)
-  } else {
-    convForwardBatched(x, w, biasPointer, activation, plan, into: y)
-  }
+  convForward(x, w, biasPointer, activation, plan, into: y)
   var inputs = [x, w]
   if let b { inputs.append(b) }
   return Autograd.record(y, inputs) { dy in
@@ -39,28 +35,29 @@ public func conv2d(
       channelSums(dz.data, images: n, channels: o, pixels: g.outPixels, into: b.gradBuffer())
     }
     guard w.requiresGrad || x.requiresGrad else { return }
-    if plan.perImage {
-      convBackwardPerImage(x, w, dz, plan)
-    } else {
-      convBackwardBatched(x, w, dz, plan)
-    }
+    convBackward(x, w, dz, plan)
   }
 }
 
 /// How a convolution is laid out on GEMMs.
 ///
-/// - per image: each thread takes whole images, unfolds one at a time into
-///   its own workspace (often cache-resident) and multiplies straight into the
-///   output: no scatter pass, and no GEMM split. Best when an image's output
-///   plane is large enough (≥ 256 pixels) for a wide GEMM.
-/// - batched: images are unfolded side by side so that small output planes
-///   (late layers, 7x7 or 3x3) still give one wide GEMM, split across threads;
-///   the result is scattered back to NCHW.
+/// Each thread takes whole groups of images. A group is one image when its output plane has
+/// at least `ConvolutionGrouping.columns` pixels, otherwise enough images side by side to
+/// give the GEMMs that many columns (late layers, 8x8 to 2x2). The thread unfolds its group
+/// a piece of rows at a time into its own cache-sized workspace and multiplies each piece
+/// right away; a group of more than one image comes out channel-major and is scattered back
+/// to NCHW.
+///
+/// Until this layout, small planes were unfolded for the whole batch at once (up to 48 MiB)
+/// and multiplied by one GEMM split between the threads: the unfolding went out to memory
+/// and back, and took 11% of DenseNet's training step at 64 px.
 struct ConvPlan {
   let g: ConvGeometry
   let outChannels: Int
   let images: Int
-  let perImage: Bool
+  /// Images unfolded side by side: one GEMM's columns are `groupImages * outPixels`.
+  let groupImages: Int
+  var groups: Int { (images + groupImages - 1) / groupImages }
   /// A stride-1, unpadded 1x1 convolution: the input already is the unfolded matrix.
   let pointwise: Bool
   /// A stride-1 convolution whose output plane has the input's size (3x3 with padding 1):
@@ -87,10 +84,20 @@ struct ConvPlan {
     self.images = images
     pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
       && g.padH == 0 && g.padW == 0
-    perImage = g.outPixels >= 256 || images == 1
+    let threads = ComputeThreads.count
+    let pixels = max(g.outPixels, 1)
+    // At least `columns` columns, and at least as many as there are output channels: every
+    // group reads the whole weight matrix (and the weight gradient adds into all of it), so
+    // layers with large weights and small planes (AlexNet's 4x4 layers at 96 px: 384 x 3456
+    // weights) take few, wide groups. Then rounded so that each thread gets the same number
+    // of groups.
+    let wanted = max(1, ConvolutionGrouping.columns / pixels, (outChannels + pixels - 1) / pixels)
+    let perThread = max(1, images / (threads * wanted))
+    groupImages = min(wanted == 1 ? 1 : (images + threads * perThread - 1) / (threads * perThread),
+                      max(1, images))
     dataGradientAsConvolution = !pointwise && g.strideH == 1 && g.strideW == 1
       && g.outH == g.height && g.outW == g.width && outChannels <= g.channels
-    let rows = max(128, (64 << 10) / max(g.outPixels, 1))
+    let rows = max(128, (64 << 10) / max(groupImages * g.outPixels, 1))
     let chunk = min(g.patchSize, max(1, rows))
     unfoldRows = chunk
     unfoldChunks = stride(from: 0, to: g.patchSize, by: chunk).map {
@@ -101,7 +108,7 @@ struct ConvPlan {
   /// Rows of the output gradient's unfolding: `outChannels x kh x kw`.
   var outputGradientPatch: Int { outChannels * g.kernelH * g.kernelW }
 
-  /// Rows of the unfolding that one image's GEMMs take at a time (per image only): about
+  /// Rows of the unfolding that one group's GEMMs take at a time: about
   /// 256 KiB of it, so that it is still in the core's cache when the GEMM reads it. Unfolded
   /// whole, DenseNet's 16x16 layers wrote up to 1.7 MB per image, and the unfolding and
   /// OpenBLAS's copy of it took a third of the inference time.
@@ -109,112 +116,119 @@ struct ConvPlan {
   /// `0..<patchSize` in pieces of `unfoldRows`.
   let unfoldChunks: [Range<Int>]
 
-  var threads: Int { min(ComputeThreads.count, images) }
+  var threads: Int { min(ComputeThreads.count, groups) }
 }
 
-func convForwardPerImage(
+func convForward(
   _ x: Tensor, _ w: Tensor, _ bias: UnsafePointer<Float>?, _ act: Activation, _ plan: ConvPlan,
   into y: Tensor
 ) {
-  let g = plan.g, o = plan.outChannels, K = g.patchSize, P = g.outPixels
-  let threads = plan.threads
-  Scratch.withFloats(plan.pointwise ? 0 : threads * plan.unfoldRows * P) { scratch in
-    nonisolated(unsafe) let p = (x.data, w.data, y.data, plan.pointwise ? nil : scratch, bias)
-    parallelParts(plan.images, parts: threads) { t, images in
-      let (xp, wp, yp, ws, bias) = p
-      for i in images {
-        let xi = xp + i * g.channels * g.inPixels, yi = yp + i * o * P
-        if let ws {
-          let col = ws + t * plan.unfoldRows * P
+  let g = plan.g, o = plan.outChannels, C = g.channels, K = g.patchSize, P = g.outPixels
+  let G = plan.groupImages, threads = plan.threads
+  // Per thread: the unfolding's piece (a pointwise group of several images: the whole
+  // input, channel-major); for groups, the channel-major output.
+  let unfolded = plan.pointwise ? (G > 1 ? K : 0) : plan.unfoldRows
+  let perThread = (unfolded + (G > 1 ? o : 0)) * G * P
+  Scratch.withFloats(threads * perThread) { scratch in
+    nonisolated(unsafe) let p = (x.data, w.data, y.data, scratch, bias)
+    parallelParts(plan.groups, parts: threads) { t, groups in
+      let (xp, wp, yp, scratch, bias) = p
+      let col = scratch + t * perThread, channelMajor = col + unfolded * G * P
+      for group in groups {
+        let first = group * G, count = min(G, plan.images - first), n = count * P
+        let xi = xp + first * C * g.inPixels, yi = yp + first * o * P
+        let out = G > 1 ? channelMajor : yi
+        if !plan.pointwise {
           for rows in plan.unfoldChunks {
-            im2col(xi, images: 1, g, rows: rows, into: col)
-            gemm(m: o, n: P, k: rows.count, wp + rows.lowerBound, lda: K, col, ldb: P,
-                 beta: rows.lowerBound == 0 ? 0 : 1, yi, ldc: P)
+            im2col(xi, images: count, g, rows: rows, into: col)
+            gemm(m: o, n: n, k: rows.count, wp + rows.lowerBound, lda: K, col, ldb: n,
+                 beta: rows.lowerBound == 0 ? 0 : 1, out, ldc: n)
           }
+        } else if G > 1 {
+          gatherChannelMajor(xi, images: count, channels: C, pixels: P, into: col)
+          gemm(m: o, n: n, k: K, wp, lda: K, col, ldb: n, out, ldc: n)
         } else {
-          gemm(m: o, n: P, k: K, wp, lda: K, xi, ldb: P, yi, ldc: P)
+          gemm(m: o, n: P, k: K, wp, lda: K, xi, ldb: P, out, ldc: P)
         }
-        biasActivate(yi, images: 1, channels: o, pixels: P, bias: bias, act)
+        if G > 1 { scatterChannelMajor(out, images: count, channels: o, pixels: P, into: yi) }
+        biasActivate(yi, images: count, channels: o, pixels: P, bias: bias, act)
       }
     }
   }
 }
 
-func convForwardBatched(
-  _ x: Tensor, _ w: Tensor, _ bias: UnsafePointer<Float>?, _ act: Activation, _ plan: ConvPlan,
-  into y: Tensor
-) {
-  let g = plan.g, o = plan.outChannels, K = g.patchSize, P = g.outPixels, n = plan.images
-  let chunk = imagesPerChunk(g, outChannels: o, images: n)
-  Scratch.withFloats((K + o) * chunk * P) { col in
-    let tmp = col + K * chunk * P
-    var start = 0
-    while start < n {
-      let count = min(chunk, n - start)
-      im2col(x.data + start * g.channels * g.inPixels, images: count, g, into: col)
-      gemm(m: o, n: count * P, k: K, w.data, lda: K, col, ldb: count * P, tmp, ldc: count * P)
-      scatterChannelMajor(tmp, images: count, channels: o, pixels: P,
-                          into: y.data + start * o * P)
-      start += count
-    }
-  }
-  biasActivate(y.data, images: n, channels: o, pixels: P, bias: bias, act)
-}
-
-/// Each thread accumulates the weight gradient of its images in its own
+/// Each thread accumulates the weight gradient of its groups in its own
 /// buffer (summed in thread order afterwards, so results are reproducible)
 /// and writes the input gradient of its images directly.
-func convBackwardPerImage(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
-  let g = plan.g, o = plan.outChannels, K = g.patchSize, P = g.outPixels
-  let threads = plan.threads
+func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
+  let g = plan.g, o = plan.outChannels, C = g.channels, K = g.patchSize, P = g.outPixels
+  let G = plan.groupImages, threads = plan.threads
   let needW = w.requiresGrad, needX = x.requiresGrad
   let dw = needW ? w.gradBuffer() : nil
   let dx = needX ? x.gradBuffer() : nil
   let viaConvolution = needX && plan.dataGradientAsConvolution
   let dzGeometry = plan.outputGradientGeometry, dzPatch = plan.outputGradientPatch
-  // Scratch: each thread's unfolding; the other threads' weight-gradient sums (thread 0
-  // accumulates straight into the gradient); the turned kernel.
-  // (col2im needs the whole unfolding, the weight gradient only chunks of it.)
-  let unfolded = viaConvolution ? max(plan.unfoldRows, dzPatch) : needX ? K : plan.unfoldRows
-  let perThread = plan.pointwise ? 0 : unfolded * P
+  // Scratch per thread: the unfolding (col2im needs all of it, the weight gradient only
+  // pieces; a pointwise group of several images: the input, channel-major); for groups,
+  // the output gradient and the input gradient, channel-major. Then the other threads'
+  // weight-gradient sums (thread 0 accumulates straight into the gradient), and the turned
+  // kernel.
+  let unfolded = plan.pointwise ? (G > 1 ? K : 0)
+    : viaConvolution ? max(plan.unfoldRows, dzPatch) : needX ? K : plan.unfoldRows
+  let perThread = (unfolded + (G > 1 ? o + C : 0)) * G * P
   let extraCount = needW && threads > 1 ? (threads - 1) * o * K : 0
-  let turnedCount = viaConvolution ? g.channels * dzPatch : 0
+  let turnedCount = viaConvolution ? C * dzPatch : 0
   Scratch.withFloats(threads * perThread + extraCount + turnedCount) { scratch in
     let extra = extraCount > 0 ? scratch + threads * perThread : nil
     extra?.initialize(repeating: 0, count: extraCount)
     let turned = viaConvolution ? scratch + threads * perThread + extraCount : nil
     if let turned { turnKernel(w.data, outChannels: o, g, into: turned) }
-    nonisolated(unsafe) let p = (
-      x.data, w.data, dz.data, plan.pointwise ? nil : scratch, extra, dw, dx, turned
-    )
-    parallelParts(plan.images, parts: threads) { t, images in
-      let (xp, wp, dzp, ws, extra, dw, dx, turned) = p
+    nonisolated(unsafe) let p = (x.data, w.data, dz.data, scratch, extra, dw, dx, turned)
+    parallelParts(plan.groups, parts: threads) { t, groups in
+      let (xp, wp, dzp, scratch, extra, dw, dx, turned) = p
       let dwt = t == 0 ? dw : extra.map { $0 + (t - 1) * o * K }
-      let col = ws.map { $0 + t * perThread }
-      for i in images {
-        let xi = xp + i * g.channels * g.inPixels, dzi = dzp + i * o * P
+      let col = scratch + t * perThread
+      let dzt = col + unfolded * G * P, dxt = dzt + o * G * P
+      for group in groups {
+        let first = group * G, count = min(G, plan.images - first), n = count * P
+        let xi = xp + first * C * g.inPixels, dzi = dzp + first * o * P
+        // The output gradient as the GEMMs read it: `[o, n]`.
+        if G > 1 { gatherChannelMajor(dzi, images: count, channels: o, pixels: P, into: dzt) }
+        let dzg: UnsafePointer<Float> = G > 1 ? UnsafePointer(dzt) : UnsafePointer(dzi)
         if let dwt {
-          if let col {
+          if !plan.pointwise {
             for rows in plan.unfoldChunks {
-              im2col(xi, images: 1, g, rows: rows, into: col)
-              gemm(transB: true, m: o, n: rows.count, k: P, dzi, lda: P, col, ldb: P, beta: 1,
+              im2col(xi, images: count, g, rows: rows, into: col)
+              gemm(transB: true, m: o, n: rows.count, k: n, dzg, lda: n, col, ldb: n, beta: 1,
                    dwt + rows.lowerBound, ldc: K)
             }
           } else {
-            gemm(transB: true, m: o, n: K, k: P, dzi, lda: P, xi, ldb: P, beta: 1, dwt, ldc: K)
+            var input = UnsafePointer(xi)
+            if G > 1 {
+              gatherChannelMajor(xi, images: count, channels: C, pixels: P, into: col)
+              input = UnsafePointer(col)
+            }
+            gemm(transB: true, m: o, n: K, k: n, dzg, lda: n, input, ldb: n, beta: 1, dwt, ldc: K)
           }
         }
         guard let dx else { continue }
-        let dxi = dx + i * g.channels * g.inPixels
-        if let turned, let col {
-          im2col(dzi, images: 1, dzGeometry, into: col)
-          gemm(m: g.channels, n: P, k: dzPatch, turned, lda: dzPatch, col, ldb: P, beta: 1,
-               dxi, ldc: P)
-        } else if let col {
-          gemm(transA: true, m: K, n: P, k: o, wp, lda: K, dzi, ldb: P, col, ldc: P)
-          col2im(col, images: 1, g, into: dxi)
+        let dxi = dx + first * C * g.inPixels
+        // Groups compute the input gradient channel-major and add it in with the scatter.
+        let into = G > 1 ? dxt : dxi
+        if let turned {
+          im2col(dzi, images: count, dzGeometry, into: col)
+          gemm(m: C, n: n, k: dzPatch, turned, lda: dzPatch, col, ldb: n, beta: G > 1 ? 0 : 1,
+               into, ldc: n)
+        } else if !plan.pointwise {
+          gemm(transA: true, m: K, n: n, k: o, wp, lda: K, dzg, ldb: n, col, ldc: n)
+          col2im(col, images: count, g, into: dxi)
+          continue
         } else {
-          gemm(transA: true, m: K, n: P, k: o, wp, lda: K, dzi, ldb: P, beta: 1, dxi, ldc: P)
+          gemm(transA: true, m: K, n: n, k: o, wp, lda: K, dzg, ldb: n, beta: G > 1 ? 0 : 1,
+               into, ldc: n)
+        }
+        if G > 1 {
+          scatterChannelMajor(dxt, images: count, channels: C, pixels: P, into: dxi, adding: true)
         }
       }
     }
@@ -223,53 +237,6 @@ func convBackwardPerImage(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPl
         let src = extra + t * o * K
         for j in 0..<(o * K) { dw[j] += src[j] }
       }
-    }
-  }
-}
-
-func convBackwardBatched(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
-  let g = plan.g, o = plan.outChannels, K = g.patchSize, P = g.outPixels, n = plan.images
-  let C = g.channels
-  let chunk = imagesPerChunk(g, outChannels: o, images: n)
-  let dw = w.requiresGrad ? w.gradBuffer() : nil
-  let dx = x.requiresGrad ? x.gradBuffer() : nil
-  let viaConvolution = dx != nil && plan.dataGradientAsConvolution
-  let dzGeometry = plan.outputGradientGeometry, dzPatch = plan.outputGradientPatch
-  // Scratch: the unfolding; the output gradient in channel-major order; for
-  // `viaConvolution`, the input gradient in channel-major order and the turned kernel.
-  let colCount = max(K, viaConvolution ? dzPatch : 0) * chunk * P
-  let dxtCount = viaConvolution ? C * chunk * P : 0
-  let turnedCount = viaConvolution ? C * dzPatch : 0
-  Scratch.withFloats(colCount + o * chunk * P + dxtCount + turnedCount) { col in
-    let dzt = col + colCount, dxt = dzt + o * chunk * P, turned = dxt + dxtCount
-    if viaConvolution { turnKernel(w.data, outChannels: o, g, into: turned) }
-    var start = 0
-    while start < n {
-      let count = min(chunk, n - start)
-      let width = count * P
-      if let dw {
-        gatherChannelMajor(dz.data + start * o * P, images: count, channels: o, pixels: P,
-                           into: dzt)
-        im2col(x.data + start * C * g.inPixels, images: count, g, into: col)
-        gemm(transB: true, m: o, n: K, k: width, dzt, lda: width, col, ldb: width,
-             beta: 1, dw, ldc: K)
-      }
-      if let dx, viaConvolution {
-        im2col(dz.data + start * o * P, images: count, dzGeometry, into: col)
-        gemm(m: C, n: width, k: dzPatch, turned, lda: dzPatch, col, ldb: width, dxt,
-             ldc: width)
-        scatterChannelMajor(dxt, images: count, channels: C, pixels: P,
-                            into: dx + start * C * g.inPixels, adding: true)
-      } else if let dx {
-        if dw == nil {
-          gatherChannelMajor(dz.data + start * o * P, images: count, channels: o, pixels: P,
-                             into: dzt)
-        }
-        gemm(transA: true, m: K, n: width, k: o, w.data, lda: K, dzt, ldb: width,
-             col, ldc: width)
-        col2im(col, images: count, g, into: dx + start * C * g.inPixels)
-      }
-      start += count
     }
   }
 }
@@ -287,12 +254,6 @@ func turnKernel(
       for k in 0..<kk { dst[kk - 1 - k] = src[k] }
     }
   }
-}
-
-/// How many images to unfold at once within the workspace budget.
-func imagesPerChunk(_ g: ConvGeometry, outChannels: Int, images: Int) -> Int {
-  let perImage = (g.patchSize + outChannels) * g.outPixels * 4
-  return max(1, min(images, ConvolutionWorkspace.bytes / max(perImage, 1)))
 }
 
 /// `dst[b, c, p] = src[c, b * P + p]` (or `+=` when `adding`): from the GEMM's
