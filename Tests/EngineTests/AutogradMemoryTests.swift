@@ -107,19 +107,19 @@ extension EngineTests {
     /// evict one another.
     @Test func convolutionsShareOneWorkspace() {
       EngineMemory.releaseCachedBuffers()
-      #expect(Scratch.heldFloats == 0)
+      #expect(Scratch.held.floats == 0)
       var rng = TestRNG(7)
       // Per-image forward: (8 x 3 x 3) rows x 256 pixels for each thread.
       let wide = rng.uniform([2, 8, 16, 16]), wWide = rng.uniform([4, 8, 3, 3])
       _ = conv2d(wide, weight: wWide, bias: nil, padding: (1, 1))
-      let held = Scratch.heldFloats
+      let held = Scratch.held.floats
       #expect(held >= 72 * 256)
       // A smaller unfolding reuses it.
       let narrow = rng.uniform([2, 4, 16, 16]), wNarrow = rng.uniform([4, 4, 3, 3])
       _ = conv2d(narrow, weight: wNarrow, bias: nil, padding: (1, 1))
-      #expect(Scratch.heldFloats == held)
+      #expect(Scratch.held.floats == held)
       EngineMemory.releaseCachedBuffers()
-      #expect(Scratch.heldFloats == 0)
+      #expect(Scratch.held.floats == 0)
     }
   }
 }

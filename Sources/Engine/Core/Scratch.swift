@@ -31,18 +31,12 @@ enum Scratch {
     return body(grown.pointer)
   }
 
-  /// Floats the workspace holds now (0 when released).
-  static var heldFloats: Int {
+  /// What the workspace holds now: its floats, and the bytes it asked the pool for (the
+  /// pool's `requestedBytes` counts them). Both 0 when released.
+  static var held: (floats: Int, requestedBytes: Int) {
     lock.lock()
     defer { lock.unlock() }
-    return storage?.allocated ?? 0
-  }
-
-  /// Bytes the workspace asked the pool for (the pool's `requestedBytes` counts them).
-  static var heldRequestedBytes: Int {
-    lock.lock()
-    defer { lock.unlock() }
-    return (storage?.capacity ?? 0) * MemoryLayout<Float>.stride
+    return (storage?.allocated ?? 0, (storage?.capacity ?? 0) * MemoryLayout<Float>.stride)
   }
 
   /// Gives the workspace back to the pool.

@@ -187,7 +187,7 @@ public enum EngineMemory {
   /// Bytes of the tensors alive now, as they asked for them (without the pool's rounding),
   /// leaving out the convolutions' workspace.
   public static var liveTensorBytes: Int {
-    BufferPool.shared.requestedBytes - Scratch.heldRequestedBytes
+    BufferPool.shared.requestedBytes - Scratch.held.requestedBytes
   }
 
   /// Buffers and bytes the pool has taken from the system so far. A training step in its

@@ -83,13 +83,11 @@ func copyFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>
     i += 16
   }
   if i + 8 <= count {
-    UnsafeMutableRawPointer(dst + i).storeBytes(
-      of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+    copyVector(SIMD8<Float>.self, src + i, dst + i)
     i += 8
   }
   if i + 4 <= count {
-    UnsafeMutableRawPointer(dst + i).storeBytes(
-      of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+    copyVector(SIMD4<Float>.self, src + i, dst + i)
     i += 4
   }
   if i < count { dst[i] = src[i] }

@@ -11,6 +11,13 @@ func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
   UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
+/// Copies `V.scalarCount` floats with one vector load and store (SIMD8, SIMD4).
+@inline(__always)
+func copyVector<V: SIMD>(_ type: V.Type, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>)
+where V.Scalar == Float {
+  UnsafeMutableRawPointer(dst).storeBytes(of: UnsafeRawPointer(src).loadUnaligned(as: V.self), as: V.self)
+}
+
 /// Sum of `n` contiguous floats.
 @inline(__always)
 func vectorSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {

@@ -1,6 +1,6 @@
-/// How many output columns a convolution's GEMMs aim for: images whose output planes are
-/// smaller than this are unfolded side by side in groups of `columns / outPixels`.
-/// Tuning knob, public so that tests can force groups of one or two images.
+/// How many output columns a convolution's GEMMs aim for at least: images whose output
+/// planes are smaller than this are unfolded side by side in groups (`ConvPlan`).
+/// Tuning knob, public so that tests can force small groups.
 public enum ConvolutionGrouping {
   nonisolated(unsafe) public static var columns = 256
 }
@@ -98,11 +98,7 @@ struct ConvPlan {
     dataGradientAsConvolution = !pointwise && g.strideH == 1 && g.strideW == 1
       && g.outH == g.height && g.outW == g.width && outChannels <= g.channels
     let rows = max(128, (64 << 10) / max(groupImages * g.outPixels, 1))
-    let chunk = min(g.patchSize, max(1, rows))
-    unfoldRows = chunk
-    unfoldChunks = stride(from: 0, to: g.patchSize, by: chunk).map {
-      $0..<min($0 + chunk, g.patchSize)
-    }
+    unfoldRows = min(g.patchSize, max(1, rows))
   }
 
   /// Rows of the output gradient's unfolding: `outChannels x kh x kw`.
@@ -114,7 +110,10 @@ struct ConvPlan {
   /// OpenBLAS's copy of it took a third of the inference time.
   let unfoldRows: Int
   /// `0..<patchSize` in pieces of `unfoldRows`.
-  let unfoldChunks: [Range<Int>]
+  var unfoldChunks: some Sequence<Range<Int>> {
+    let (rows, total) = (unfoldRows, g.patchSize)
+    return stride(from: 0, to: total, by: rows).lazy.map { $0..<min($0 + rows, total) }
+  }
 
   var threads: Int { min(ComputeThreads.count, groups) }
 }
