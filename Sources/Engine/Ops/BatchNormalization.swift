@@ -107,28 +107,17 @@ public func batchNorm(
           let a = sumDy / m, bcoef = sumDyXhat / m
           for b in 0..<n {
             let off = (b * c + ch) * pixels
-            if masked {
-              for i in 0..<pixels {
-                let v = xp[off + i]
-                let g = v * scale + shift > 0 ? gy[off + i] : 0
-                dx[off + i] += k * (g - a - (v - mu) * inv * bcoef)
-              }
-            } else {
-              for i in 0..<pixels {
-                let xhat = (xp[off + i] - mu) * inv
-                dx[off + i] += k * (gy[off + i] - a - xhat * bcoef)
-              }
+            for i in 0..<pixels {
+              let v = xp[off + i]
+              let g = !masked || v * scale + shift > 0 ? gy[off + i] : 0
+              dx[off + i] += k * (g - a - (v - mu) * inv * bcoef)
             }
           }
         } else {
           for b in 0..<n {
             let off = (b * c + ch) * pixels
-            if masked {
-              for i in 0..<pixels where xp[off + i] * scale + shift > 0 {
-                dx[off + i] += k * gy[off + i]
-              }
-            } else {
-              for i in 0..<pixels { dx[off + i] += k * gy[off + i] }
+            for i in 0..<pixels where !masked || xp[off + i] * scale + shift > 0 {
+              dx[off + i] += k * gy[off + i]
             }
           }
         }

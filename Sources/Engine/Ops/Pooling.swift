@@ -22,24 +22,18 @@ public func maxPool2d(
         let src = xp + plane * g.inPixels
         let dst = yp + plane * g.outPixels
         let win = wp + plane * g.outPixels
-        for oy in 0..<g.outH {
-          let y0 = oy * g.strideH - g.padH
-          let ya = max(y0, 0), yb = min(y0 + g.kernelH, g.height)
-          for ox in 0..<g.outW {
-            let x0 = ox * g.strideW - g.padW
-            let xa = max(x0, 0), xb = min(x0 + g.kernelW, g.width)
-            var best = -Float.infinity
-            var at = ya * g.width + xa
-            for iy in ya..<yb {
-              let row = iy * g.width
-              for ix in xa..<xb where src[row + ix] > best {
-                best = src[row + ix]
-                at = row + ix
-              }
+        forEachPoolWindow(g) { out, rows, columns in
+          var best = -Float.infinity
+          var at = rows.lowerBound * g.width + columns.lowerBound
+          for iy in rows {
+            let row = iy * g.width
+            for ix in columns where src[row + ix] > best {
+              best = src[row + ix]
+              at = row + ix
             }
-            dst[oy * g.outW + ox] = best
-            win[oy * g.outW + ox] = Int32(at)
           }
+          dst[out] = best
+          win[out] = Int32(at)
         }
       }
     }
@@ -206,18 +200,12 @@ public func avgPool2d(
     for plane in range {
       let src = xp + plane * g.inPixels
       let dst = yp + plane * g.outPixels
-      for oy in 0..<g.outH {
-        let y0 = oy * g.strideH - g.padH
-        let ya = max(y0, 0), yb = min(y0 + g.kernelH, g.height)
-        for ox in 0..<g.outW {
-          let x0 = ox * g.strideW - g.padW
-          let xa = max(x0, 0), xb = min(x0 + g.kernelW, g.width)
-          var s: Float = 0
-          for iy in ya..<yb {
-            for ix in xa..<xb { s += src[iy * g.width + ix] }
-          }
-          dst[oy * g.outW + ox] = s * scale
+      forEachPoolWindow(g) { out, rows, columns in
+        var s: Float = 0
+        for iy in rows {
+          for ix in columns { s += src[iy * g.width + ix] }
         }
+        dst[out] = s * scale
       }
     }
   }
@@ -230,19 +218,29 @@ public func avgPool2d(
       for plane in range {
         let d = dx + plane * g.inPixels
         let gy = gp + plane * g.outPixels
-        for oy in 0..<g.outH {
-          let y0 = oy * g.strideH - g.padH
-          let ya = max(y0, 0), yb = min(y0 + g.kernelH, g.height)
-          for ox in 0..<g.outW {
-            let x0 = ox * g.strideW - g.padW
-            let xa = max(x0, 0), xb = min(x0 + g.kernelW, g.width)
-            let v = gy[oy * g.outW + ox] * scale
-            for iy in ya..<yb {
-              for ix in xa..<xb { d[iy * g.width + ix] += v }
-            }
+        forEachPoolWindow(g) { out, rows, columns in
+          let v = gy[out] * scale
+          for iy in rows {
+            for ix in columns { d[iy * g.width + ix] += v }
           }
         }
       }
+    }
+  }
+}
+
+/// Calls `body` for each window of a pooling over one plane, in output order: the output
+/// index, and the window's rows and columns clamped to the plane (padding left out).
+@inline(__always)
+func forEachPoolWindow(
+  _ g: ConvGeometry, _ body: (_ out: Int, _ rows: Range<Int>, _ columns: Range<Int>) -> Void
+) {
+  for oy in 0..<g.outH {
+    let y0 = oy * g.strideH - g.padH
+    let rows = max(y0, 0)..<min(y0 + g.kernelH, g.height)
+    for ox in 0..<g.outW {
+      let x0 = ox * g.strideW - g.padW
+      body(oy * g.outW + ox, rows, max(x0, 0)..<min(x0 + g.kernelW, g.width))
     }
   }
 }
