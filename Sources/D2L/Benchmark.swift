@@ -1,3 +1,4 @@
+import Datasets
 import Engine
 import Foundation
 import Notebook
@@ -172,9 +173,12 @@ extension BenchmarkResult: CustomStringConvertible {
   }
 }
 
-/// Thrown by `trainCh6` to stop a section once the network a benchmark asked for is built.
+/// Thrown by `trainCh6` to stop a section once the network a benchmark asked for is built,
+/// with the training data and learning rate the section gave it.
 public struct NetworkCaptured: Error {
   public let network: Module
+  public let trainIter: BatchLoader
+  public let lr: Double
 }
 
 /// While set, `trainCh6` hands the first network whose name contains this

@@ -23,7 +23,7 @@ public func trainCh6(
   network: String = "network"
 ) throws -> TrainingSummary {
   if let wanted = captureNetworkNamed, network.contains(wanted) {
-    throw NetworkCaptured(network: net)
+    throw NetworkCaptured(network: net, trainIter: trainIter, lr: lr)
   }
   let session = NotebookSession.current
   if session?.settings.skipTraining == true {
@@ -70,13 +70,8 @@ public func trainCh6(
     let epoch = p.epoch
     for batch in trainIter.epoch(epoch, from: p.batch) {
       let start = ProgressBar.now()
-      let x = batch.tensor
-      Autograd.clearTape()
       let flopsBefore = FLOPCounter.count
-      let (yHat, loss) = Autograd.record {
-        let yHat = net(x)
-        return (yHat, softmaxCrossEntropy(yHat, labels: batch.labels))
-      }
+      let (yHat, loss) = recordedLoss(net, batch)
       if p.flopsPerExample == 0 {
         p.flopsPerExample = (FLOPCounter.count - flopsBefore) / batch.count
       }
@@ -86,14 +81,16 @@ public func trainCh6(
         throw TrainingDiverged(network: network, epoch: epoch + 1, batch: p.batch + 1, lr: lr)
       }
       loss.backward()
-      if optimizer == nil { optimizer = SGD(net.parameters(), learningRate: Float(lr)) }
-      optimizer!.step()
+      sgdUpdate(net, &optimizer, lr: lr)
       p.steps += 1
       p.batch += 1
       p.lossSum += l * Double(batch.count)
       p.correct += zip(yHat.argmaxRows(), batch.labels).filter { $0 == Int($1) }.count
       p.seen += batch.count
       p.epochSeconds += ProgressBar.now() - start
+      if let point = curvePoint(p, epoch: epoch, batches: trainIter.numberOfBatches) {
+        p.curve.append(point)
+      }
       if epoch == 0 && p.batch == warmupBatches && p.seen == warmupBatches * trainIter.batchSize {
         progress.note(estimate(
           network: network, flopsPerExample: p.flopsPerExample, seconds: p.epochSeconds,
@@ -131,16 +128,47 @@ public func trainCh6(
     testAccuracy: testAccs.last ?? .nan,
     examplesPerSecond: Double(examplesSeen) / max(trainSeconds, 1e-9),
     wallSeconds: ProgressBar.now() - wallStart, lossPerEpoch: losses,
-    trainAccuracyPerEpoch: trainAccs, testAccuracyPerEpoch: testAccs)
+    trainAccuracyPerEpoch: trainAccs, testAccuracyPerEpoch: testAccs, trainingCurve: p.curve)
   print(String(
     format: "loss %.3f, train acc %.3f, test acc %.3f", summary.finalLoss, summary.trainAccuracy,
     summary.testAccuracy))
   print(String(format: "%.1f examples/sec on cpu", summary.examplesPerSecond))
   session?.addFigure(
     svg: LinePlot.trainingCurves(summary).svg(),
-    caption: "\(network): training loss, training accuracy and test accuracy per epoch")
+    caption: "\(network): training loss and accuracy five times per epoch, test accuracy "
+      + "after each epoch")
   session?.recordTraining(summary)
   return summary
+}
+
+/// The forward half of a training step: the network's output for `batch` and the mean softmax
+/// cross-entropy, recorded on a fresh tape for `backward()`.
+func recordedLoss(_ net: Module, _ batch: Batch) -> (logits: Tensor, loss: Tensor) {
+  let x = batch.tensor
+  Autograd.clearTape()
+  return Autograd.record {
+    let logits = net(x)
+    return (logits, softmaxCrossEntropy(logits, labels: batch.labels))
+  }
+}
+
+/// The SGD update that ends a training step, once `backward()` has filled the gradients. The
+/// optimizer is made at the first step, when the network's lazily shaped parameters exist.
+func sgdUpdate(_ net: Module, _ optimizer: inout SGD?, lr: Double) {
+  if optimizer == nil { optimizer = SGD(net.parameters(), learningRate: Float(lr)) }
+  optimizer!.step()
+}
+
+/// The point the training curve gets after batch `p.batch` of `epoch`, if any: as the book's
+/// `train_ch6` draws it, every `batches / 5` batches and after the epoch's last, the running
+/// loss and accuracy of the epoch so far, at epoch `epoch + p.batch / batches`. Epochs of
+/// fewer than five batches get a point after every batch.
+func curvePoint(_ p: TrainingProgress, epoch: Int, batches: Int) -> TrainingSummary.CurvePoint? {
+  let every = max(batches / 5, 1)
+  guard p.batch % every == 0 || p.batch == batches, p.seen > 0 else { return nil }
+  return TrainingSummary.CurvePoint(
+    epoch: Double(epoch) + Double(p.batch) / Double(batches),
+    loss: p.lossSum / Double(p.seen), trainAccuracy: Double(p.correct) / Double(p.seen))
 }
 
 /// Batches timed before the estimate of the whole run is printed.

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Notebook
 
 /// Where a `trainCh6` run stands: everything besides the network's tensors that it needs to
 /// go on as if it had never stopped. Saved with the network in a safetensors checkpoint at the
@@ -24,6 +25,8 @@ struct TrainingProgress: Equatable {
   var losses: [Double] = []
   var trainAccuracies: [Double] = []
   var testAccuracies: [Double] = []
+  /// The points of the training curve drawn so far, this epoch's included.
+  var curve: [TrainingSummary.CurvePoint] = []
   /// SGD steps taken: the optimizer's only state besides its learning rate.
   var steps = 0
 }
@@ -32,7 +35,7 @@ struct TrainingProgress: Equatable {
 /// path), the engine's random generator (dropout draws from it), the optimizer's learning
 /// rate and step count, and the `TrainingProgress`.
 enum TrainingCheckpoint {
-  static let format = "d2l-swift-trainch6-1"
+  static let format = "d2l-swift-trainch6-2"
 
   static func save(
     _ net: Module, progress: TrainingProgress, lr: Double, network: String, to path: String
@@ -43,6 +46,9 @@ enum TrainingCheckpoint {
     file.add("training.losses", doubles: progress.losses)
     file.add("training.train_accuracies", doubles: progress.trainAccuracies)
     file.add("training.test_accuracies", doubles: progress.testAccuracies)
+    file.add("training.curve.epochs", doubles: progress.curve.map(\.epoch))
+    file.add("training.curve.losses", doubles: progress.curve.map(\.loss))
+    file.add("training.curve.train_accuracies", doubles: progress.curve.map(\.trainAccuracy))
     file.add(
       "training.seconds",
       doubles: [progress.lossSum, progress.epochSeconds, progress.trainSeconds, progress.wallSeconds])
@@ -89,6 +95,12 @@ enum TrainingCheckpoint {
       }
       return v
     }
+    let curveEpochs = try file.doubles("training.curve.epochs")
+    let curveLosses = try file.doubles("training.curve.losses")
+    let curveAccuracies = try file.doubles("training.curve.train_accuracies")
+    guard curveLosses.count == curveEpochs.count, curveAccuracies.count == curveEpochs.count else {
+      throw SafeTensorsError("\(path): the training curve's series differ in length")
+    }
     let seconds = try file.doubles("training.seconds")
     guard seconds.count == 4 else { throw SafeTensorsError("\(path): bad training.seconds") }
     let progress = TrainingProgress(
@@ -98,6 +110,9 @@ enum TrainingCheckpoint {
       flopsPerExample: try int("flops_per_example"), losses: try file.doubles("training.losses"),
       trainAccuracies: try file.doubles("training.train_accuracies"),
       testAccuracies: try file.doubles("training.test_accuracies"),
+      curve: zip(curveEpochs, zip(curveLosses, curveAccuracies)).map {
+        TrainingSummary.CurvePoint(epoch: $0, loss: $1.0, trainAccuracy: $1.1)
+      },
       steps: try int("optimizer.steps"))
     guard progress.losses.count == progress.epoch, progress.trainAccuracies.count == progress.epoch,
       progress.testAccuracies.count == progress.epoch

@@ -50,6 +50,9 @@ enum HTMLReport {
           body += "<pre class=\"out notrun\">(not run)</pre>"
         }
         body += "</div></div>\n"
+        if let line = ReportModel.accuracyAgainstBook(block, record) {
+          body += "<div class=\"versus\">\(e(line))</div>\n"
+        }
       case .variant(let v):
         body += "<div class=\"variant\"><div class=\"label\">Variant <code>\(e(v.name))</code>"
         body += " &mdash; <code>chapter run \(e(model.plan.program.number)) --variant \(e(v.name))</code>"
@@ -164,13 +167,20 @@ enum HTMLReport {
     }
     if !model.trainings.isEmpty {
       var t = "<table class=\"train\"><tr><th>network</th><th>params</th><th>FLOPs/ex</th>"
-      t += "<th>epochs</th><th>loss</th><th>train acc</th><th>test acc</th><th>ex/s</th><th>time</th></tr>"
+      t += "<th>epochs</th><th>loss</th><th>train acc</th><th>test acc</th><th>the book</th>"
+      t += "<th>difference</th><th>ex/s</th><th>time</th></tr>"
       for tr in model.trainings {
         t += "<tr><td>\(e(tr.network))</td><td>\(ReportModel.count(tr.parameterCount))</td>"
         t += "<td>\(ReportModel.flops(tr.flopsPerExample))</td><td>\(tr.epochs)</td>"
         t += "<td>\(String(format: "%.3f", tr.finalLoss))</td>"
         t += "<td>\(String(format: "%.3f", tr.trainAccuracy))</td>"
         t += "<td>\(String(format: "%.3f", tr.testAccuracy))</td>"
+        if let book = tr.bookTestAccuracy {
+          t += "<td>\(String(format: "%.3f", book))</td>"
+          t += "<td>\(accuracyDifference(tr.testAccuracy, book: book))</td>"
+        } else {
+          t += "<td></td><td></td>"
+        }
         t += "<td>\(String(format: "%.1f", tr.examplesPerSecond))</td>"
         t += "<td>\(ReportModel.seconds(tr.wallSeconds))</td></tr>"
       }
@@ -261,6 +271,7 @@ enum HTMLReport {
     .check.ok { color: #1a7f37; } .check.bad { color: #b42318; } .check.skip { color: #8a8a8a; }
     .compare { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; margin: 0.5em 0 1em; }
     .compare > div { min-width: 0; }
+    .versus { font: bold 14px Helvetica, Arial, sans-serif; margin: -0.5em 0 1em; }
     .variant { margin: 0.8em 0; }
     figure { margin: 1em 0; text-align: center; }
     figure svg { max-width: 100%; height: auto; }

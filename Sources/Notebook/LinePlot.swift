@@ -23,10 +23,12 @@ public struct LinePlot: Sendable, Equatable {
   public var series: [Series]
   public var width: Int
   public var height: Int
+  /// The x axis's extent; nil: from the smallest to the largest x.
+  public var xRange: ClosedRange<Double>?
 
   public init(
     title: String, xLabel: String = "epoch", yLabel: String = "", series: [Series],
-    width: Int = 600, height: Int = 340
+    width: Int = 600, height: Int = 340, xRange: ClosedRange<Double>? = nil
   ) {
     self.title = title
     self.xLabel = xLabel
@@ -34,17 +36,30 @@ public struct LinePlot: Sendable, Equatable {
     self.series = series
     self.width = width
     self.height = height
+    self.xRange = xRange
   }
 
-  /// The three curves `train_ch6` draws: train loss, train acc, test acc per epoch.
+  /// The three curves `train_ch6` draws, as the book draws them: training loss and accuracy
+  /// five times per epoch (the running values of the epoch so far, at fractional epochs),
+  /// test accuracy at each epoch's end, on an axis from 0 to the last epoch. A record without
+  /// the finer curve draws its per-epoch values.
   public static func trainingCurves(_ summary: TrainingSummary) -> LinePlot {
-    LinePlot(
-      title: summary.network,
-      series: [
+    let curve = summary.trainingCurve
+    let epochs = (1...max(summary.testAccuracyPerEpoch.count, 1)).map(Double.init)
+    let train: [Series] =
+      curve.isEmpty
+      ? [
         Series(name: "train loss", values: summary.lossPerEpoch),
         Series(name: "train acc", values: summary.trainAccuracyPerEpoch),
-        Series(name: "test acc", values: summary.testAccuracyPerEpoch),
-      ])
+      ]
+      : [
+        Series(name: "train loss", values: curve.map(\.loss), x: curve.map(\.epoch)),
+        Series(name: "train acc", values: curve.map(\.trainAccuracy), x: curve.map(\.epoch)),
+      ]
+    return LinePlot(
+      title: summary.network,
+      series: train + [Series(name: "test acc", values: summary.testAccuracyPerEpoch, x: epochs)],
+      xRange: 0...Double(max(summary.epochs, summary.testAccuracyPerEpoch.count, 1)))
   }
 
   /// d2l's styles, in order: solid blue, dashed magenta, dash-dot green, dotted red, ...
@@ -64,7 +79,7 @@ public struct LinePlot: Sendable, Equatable {
     }
     let xs = points.flatMap { $0.map(\.0) }.filter(\.isFinite)
     let ys = points.flatMap { $0.map(\.1) }.filter(\.isFinite)
-    var xMin = xs.min() ?? 1, xMax = xs.max() ?? 1
+    var xMin = xRange?.lowerBound ?? xs.min() ?? 1, xMax = xRange?.upperBound ?? xs.max() ?? 1
     if xMax - xMin < 1e-12 {
       xMin = max(xMin - 1, 0)
       xMax = xMin + 2
@@ -175,15 +190,18 @@ public struct LinePlot: Sendable, Equatable {
     return ticks
   }
 
-  /// Whole-number ticks (epochs), at most about ten.
+  /// Ticks at most about ten: whole numbers (epochs), or fifths and halves on an axis
+  /// shorter than two epochs, where a run's points sit between whole epochs.
   static func xTicks(_ lo: Double, _ hi: Double) -> [Double] {
     let span = hi - lo
-    let step = max(1, [1.0, 2, 5, 10, 20, 50, 100, 200, 500].first { span / $0 <= 10 } ?? span / 10)
-    var t = (lo / step).rounded(.up) * step
+    let steps: [Double] = span < 2 ? [0.2, 0.5, 1] : [1, 2, 5, 10, 20, 50, 100, 200, 500]
+    let step = steps.first { span / $0 <= 10 } ?? max(1, span / 10)
+    var k = (lo / step - 1e-9).rounded(.up)
     var ticks: [Double] = []
-    while t <= hi + 1e-9 {
-      ticks.append(t)
-      t += step
+    while k * step <= hi + 1e-9 {
+      // k * step, not a running sum: 3 * 0.2 must print as 0.6.
+      ticks.append(Double(String(format: "%.12g", k * step)) ?? k * step)
+      k += 1
     }
     return ticks
   }

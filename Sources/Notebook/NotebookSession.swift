@@ -139,8 +139,17 @@ public final class NotebookSession: @unchecked Sendable {
   }
 
   /// Attaches a training's summary to the running cell (the header and the index list it).
+  /// The book's test accuracy for it comes from the reference blocks after the cell: the
+  /// cell's k-th training gets the k-th `test acc` they state.
   public func recordTraining(_ summary: TrainingSummary) {
     if let i = currentIndex {
+      var summary = summary
+      let book = plan.document.blocks.flatMap { b -> [Double] in
+        guard case .output(let o) = b, o.isReference, o.cell == records[i].id else { return [] }
+        return testAccuracies(in: o.text)
+      }
+      let k = records[i].trainings.count
+      if summary.bookTestAccuracy == nil, k < book.count { summary.bookTestAccuracy = book[k] }
       records[i].trainings.append(summary)
     } else {
       sectionTrainings.append(summary)

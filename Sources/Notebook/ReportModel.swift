@@ -189,6 +189,16 @@ struct ReportModel {
     return "ok"
   }
 
+  /// "Test accuracy: the book 0.892, this run 0.656 (-0.236)" under a reference block whose
+  /// cell ran a training, when both texts state one.
+  static func accuracyAgainstBook(_ block: OutputBlock, _ record: CellRecord?) -> String? {
+    guard let record, record.status == .ok, let book = testAccuracies(in: block.text).last,
+      let run = testAccuracies(in: record.output).last
+    else { return nil }
+    return String(format: "Test accuracy: the book %.3f, this run %.3f (", book, run)
+      + accuracyDifference(run, book: book) + ")"
+  }
+
   var fileName: String { (plan.document.path as NSString).lastPathComponent }
 
   static func firstLine(_ s: String) -> String {

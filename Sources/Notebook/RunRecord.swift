@@ -91,19 +91,30 @@ public enum SectionIndex {
 
   static let columns = [
     "section", "network", "params", "FLOPs/ex", "profile", "epochs", "loss", "train acc",
-    "test acc", "ex/s", "time", "run",
+    "test acc", "the book", "difference", "ex/s", "time", "run",
   ]
 
   static func cells(_ row: Row) -> [String] {
-    guard let r = row.record else { return ["", "", "", "", "", "", "", "", "", "", "not run yet"] }
+    // One cell per column but the first (the section's link): the last two are the time and
+    // the run's status, the fourth the profile.
+    var cells = Array(repeating: "", count: columns.count - 1)
+    guard let r = row.record else {
+      cells[cells.count - 1] = "not run yet"
+      return cells
+    }
     let status = r.status == "ok" ? r.date : "failed (\(r.failedCell ?? "?")), \(r.date)"
     guard let t = row.training else {
-      return ["", "", "", r.profile, "", "", "", "", "", ReportModel.seconds(r.wallSeconds), status]
+      cells[3] = r.profile
+      cells[cells.count - 2] = ReportModel.seconds(r.wallSeconds)
+      cells[cells.count - 1] = status
+      return cells
     }
     return [
       t.network, ReportModel.count(t.parameterCount), ReportModel.flops(t.flopsPerExample),
       r.profile, "\(t.epochs)", String(format: "%.3f", t.finalLoss),
       String(format: "%.3f", t.trainAccuracy), String(format: "%.3f", t.testAccuracy),
+      t.bookTestAccuracy.map { String(format: "%.3f", $0) } ?? "",
+      t.bookTestAccuracy.map { accuracyDifference(t.testAccuracy, book: $0) } ?? "",
       String(format: "%.1f", t.examplesPerSecond), ReportModel.seconds(t.wallSeconds), status,
     ]
   }

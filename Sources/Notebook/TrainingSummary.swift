@@ -16,12 +16,33 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
   public var lossPerEpoch: [Double]
   public var trainAccuracyPerEpoch: [Double]
   public var testAccuracyPerEpoch: [Double]
+  /// The training curve at the book's resolution: the running training loss and accuracy of
+  /// the epoch so far, five times per epoch, at fractional epochs (1.4 is 40% into the second
+  /// epoch). Empty for records written before it existed; the figure then falls back to the
+  /// per-epoch values.
+  public var trainingCurve: [CurvePoint]
+  /// The test accuracy the book reports for this training (its ```` ```output reference ````
+  /// block after the cell), if it reports one.
+  public var bookTestAccuracy: Double?
+
+  /// One point of `trainingCurve`.
+  public struct CurvePoint: Sendable, Codable, Equatable {
+    /// Epochs done, counting the current one's batches as a fraction.
+    public var epoch: Double
+    public var loss: Double
+    public var trainAccuracy: Double
+    public init(epoch: Double, loss: Double, trainAccuracy: Double) {
+      self.epoch = epoch
+      self.loss = loss
+      self.trainAccuracy = trainAccuracy
+    }
+  }
 
   public init(
     network: String, parameterCount: Int, flopsPerExample: Int, epochs: Int, finalLoss: Double,
     trainAccuracy: Double, testAccuracy: Double, examplesPerSecond: Double, wallSeconds: Double,
     lossPerEpoch: [Double] = [], trainAccuracyPerEpoch: [Double] = [],
-    testAccuracyPerEpoch: [Double] = []
+    testAccuracyPerEpoch: [Double] = [], trainingCurve: [CurvePoint] = []
   ) {
     self.network = network
     self.parameterCount = parameterCount
@@ -35,7 +56,52 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     self.lossPerEpoch = lossPerEpoch
     self.trainAccuracyPerEpoch = trainAccuracyPerEpoch
     self.testAccuracyPerEpoch = testAccuracyPerEpoch
+    self.trainingCurve = trainingCurve
   }
+
+  private enum CodingKeys: String, CodingKey {
+    case network, parameterCount, flopsPerExample, epochs, finalLoss, trainAccuracy
+    case testAccuracy, examplesPerSecond, wallSeconds, lossPerEpoch, trainAccuracyPerEpoch
+    case testAccuracyPerEpoch, trainingCurve, bookTestAccuracy
+  }
+
+  /// Decodes records written before `trainingCurve` existed too (the committed `Output/`
+  /// and a reader's own), so that the index and `chapter list` still show them.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    network = try c.decode(String.self, forKey: .network)
+    parameterCount = try c.decode(Int.self, forKey: .parameterCount)
+    flopsPerExample = try c.decode(Int.self, forKey: .flopsPerExample)
+    epochs = try c.decode(Int.self, forKey: .epochs)
+    finalLoss = try c.decode(Double.self, forKey: .finalLoss)
+    trainAccuracy = try c.decode(Double.self, forKey: .trainAccuracy)
+    testAccuracy = try c.decode(Double.self, forKey: .testAccuracy)
+    examplesPerSecond = try c.decode(Double.self, forKey: .examplesPerSecond)
+    wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
+    lossPerEpoch = try c.decode([Double].self, forKey: .lossPerEpoch)
+    trainAccuracyPerEpoch = try c.decode([Double].self, forKey: .trainAccuracyPerEpoch)
+    testAccuracyPerEpoch = try c.decode([Double].self, forKey: .testAccuracyPerEpoch)
+    trainingCurve = try c.decodeIfPresent([CurvePoint].self, forKey: .trainingCurve) ?? []
+    bookTestAccuracy = try c.decodeIfPresent(Double.self, forKey: .bookTestAccuracy)
+  }
+}
+
+/// The test accuracies a training log states: every `test acc 0.874` in it, in order. The book's
+/// reference blocks and `trainCh6`'s own log line share this format.
+public func testAccuracies(in log: String) -> [Double] {
+  var found: [Double] = []
+  var rest = Substring(log)
+  while let r = rest.range(of: "test acc ") {
+    rest = rest[r.upperBound...]
+    let number = rest.prefix { $0.isNumber || $0 == "." }
+    if let v = Double(number) { found.append(v) }
+  }
+  return found
+}
+
+/// `+0.012` or `-0.236`: a run's test accuracy less the book's.
+public func accuracyDifference(_ run: Double, book: Double) -> String {
+  String(format: "%+.3f", run - book)
 }
 
 /// An SVG figure a cell produced.

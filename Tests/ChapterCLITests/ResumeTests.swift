@@ -48,6 +48,13 @@ import Testing
     #expect(resumed.exitCode == 0, "\(resumed.stderr)")
     #expect(resumed.stderr.contains("resuming from"), "\(resumed.stderr)")
     #expect(Self.results(resumed.stdout) == expected)
+    // The same curves too, the points drawn before the interruption included.
+    for name in try FileManager.default.contentsOfDirectory(atPath: straight.path)
+    where name.hasSuffix(".svg") {
+      let a = try String(contentsOf: straight.appendingPathComponent(name), encoding: .utf8)
+      let b = try? String(contentsOf: stopped.appendingPathComponent(name), encoding: .utf8)
+      #expect(a == b, "\(name) differs after resuming")
+    }
     #expect(try String(contentsOf: report, encoding: .utf8) != "earlier report")
     // A run that completed leaves nothing to resume.
     #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).isEmpty)

@@ -27,6 +27,20 @@ import Testing
     #expect(md.contains("smoke"))
     let svgs = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".svg") }
     #expect(svgs.count >= 2)
+    // The book's resolution: the one smoke epoch's 8 batches draw a point after each batch for
+    // the training loss and accuracy (at least five per epoch), and one for the test accuracy.
+    for name in svgs {
+      let svg = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+      for (series, atLeast) in [("train loss", 5), ("train acc", 5), ("test acc", 1)] {
+        let group = try #require(
+          svg.components(separatedBy: "<g><title>\(series)</title>").dropFirst().first,
+          "\(name) has no \(series) series")
+        let points = group.components(separatedBy: "</g>")[0]
+          .components(separatedBy: "<circle").count - 1
+        #expect(points >= atLeast, "\(name): \(series) has \(points) points")
+        if series == "test acc" { #expect(points == 1, "\(name): one epoch, one test point") }
+      }
+    }
     // The learned gamma of the first layer is printed.
     #expect(html.contains("gamma:"))
   }

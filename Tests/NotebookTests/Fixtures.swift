@@ -41,7 +41,7 @@ enum Fixture {
     ```
 
     ```output reference
-    loss 0.3
+    loss 0.300, train acc 0.900, test acc 0.800
     ```
 
     ```swift cell=after
@@ -90,6 +90,7 @@ enum Fixture {
           let batchSize = nb.param("batchSize", 256)
           print("<script>alert(1)</script>")
           print("batch \(batchSize)")
+          print("loss 0.500, train acc 0.800, test acc 0.750")
           if failIn == "train" { throw TestFailure(message: "boom <b>") }
           let summary = TrainingSummary(
             network: "tiny", parameterCount: 1234, flopsPerExample: 5_000_000, epochs: 2,

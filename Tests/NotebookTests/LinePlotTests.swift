@@ -66,6 +66,39 @@ import Testing
     #expect(LinePlot.niceTicks(max: 0) == [0, 0.2, 0.4, 0.6, 0.8, 1.0])
     #expect(LinePlot.xTicks(1, 10) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     #expect(LinePlot.xTicks(1, 90) == [10, 20, 30, 40, 50, 60, 70, 80, 90])
+    #expect(LinePlot.xTicks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1])
+    #expect(LinePlot.xTicks(0, 10) == Array(0...10).map(Double.init))
+  }
+
+  /// The book's resolution: the training series at fractional epochs, the test accuracy at
+  /// whole ones, on an axis from 0; a record without the finer curve draws per epoch.
+  @Test func trainingCurvesAtFractionalEpochs() {
+    var summary = TrainingSummary(
+      network: "net", parameterCount: 1, flopsPerExample: 1, epochs: 1, finalLoss: 0.5,
+      trainAccuracy: 0.8, testAccuracy: 0.7, examplesPerSecond: 1, wallSeconds: 1,
+      lossPerEpoch: [0.5], trainAccuracyPerEpoch: [0.8], testAccuracyPerEpoch: [0.7],
+      trainingCurve: (1...5).map { .init(epoch: Double($0) / 5, loss: 1 / Double($0), trainAccuracy: 0.8) })
+    let plot = LinePlot.trainingCurves(summary)
+    #expect(plot.series.map(\.values.count) == [5, 5, 1])
+    #expect(plot.series[0].x == [0.2, 0.4, 0.6, 0.8, 1.0])
+    #expect(plot.series[2].x == [1])
+    #expect(plot.xRange == 0...1)
+    let svg = plot.svg()
+    #expect(svg.components(separatedBy: "<circle").count - 1 == 11)
+    #expect(svg.contains(">0.6</text>"))
+    summary.trainingCurve = []
+    #expect(LinePlot.trainingCurves(summary).series.map(\.values.count) == [1, 1, 1])
+  }
+
+  /// Records written before the curve existed still decode (the index reads them).
+  @Test func oldRecordsDecodeWithoutACurve() throws {
+    let json = """
+      {"network":"n","parameterCount":1,"flopsPerExample":2,"epochs":1,"finalLoss":0.5,
+       "trainAccuracy":0.8,"testAccuracy":0.7,"examplesPerSecond":3,"wallSeconds":4,
+       "lossPerEpoch":[0.5],"trainAccuracyPerEpoch":[0.8],"testAccuracyPerEpoch":[0.7]}
+      """
+    let summary = try JSONDecoder().decode(TrainingSummary.self, from: Data(json.utf8))
+    #expect(summary.trainingCurve.isEmpty && summary.testAccuracy == 0.7)
   }
 
   @Test func oneEpochAndEmptyPlotsAreStillValid() throws {

@@ -143,6 +143,10 @@ import Testing
     #expect(html.contains("The output matches the expected output"))
     #expect(html.contains("The book reports"))
     #expect(html.contains("This run"))
+    // The book's test accuracy beside this run's, and the difference, under the reference
+    // block and in the header's training table.
+    #expect(html.contains("Test accuracy: the book 0.800, this run 0.750 (-0.050)"))
+    #expect(html.contains("<td>0.750</td><td>0.800</td><td>-0.050</td>"))
     // Nothing loaded from the network: no src= or external stylesheet at all.
     #expect(!html.contains("src="))
     #expect(!html.contains("<link rel=\"stylesheet\""))
@@ -178,6 +182,8 @@ import Testing
     #expect(md.contains("```text\n<script>alert(1)</script>\n"))
     #expect(md.contains("- [Part one](#part-one)"))
     #expect(md.contains("| Profile | `quick` — a quick look |"))
+    #expect(md.contains("**Test accuracy: the book 0.800, this run 0.750 (-0.050)**"))
+    #expect(md.contains("test acc 0.750 (the book: 0.800, -0.050)"))
     let output = (result.markdownPath as NSString).deletingLastPathComponent
     for link in md.components(separatedBy: "](").dropFirst() {
       let target = String(link.prefix { $0 != ")" })
@@ -219,14 +225,25 @@ import Testing
     #expect(record.status == "ok")
     #expect(record.changedParameters["lr"] == "0.5")
     #expect(record.trainings.first?.testAccuracy == 0.75)
+    #expect(record.trainings.first?.bookTestAccuracy == 0.8)
     let index = Fixture.read(output + "/index.html")
     #expect(index.contains("<a href=\"9.1-test.html\">9.1 Testing the Runner</a>"))
-    #expect(index.contains("<td>0.750</td>"))
+    #expect(index.contains("<th>the book</th><th>difference</th>"))
+    #expect(index.contains("<td>0.750</td><td>0.800</td><td>-0.050</td>"))
+    #expect(Fixture.read(output + "/index.md").contains("| 0.750 | 0.800 | -0.050 |"))
     #expect(index.contains("not run yet"))
     #expect(Fixture.read(output + "/index.md").contains("[9.1 Testing the Runner](9.1-test.md)"))
     let catalog = SectionCatalog([Fixture.program(folder: folder)])
     let listing = catalog.listing(outputFolder: output)
     #expect(listing.contains("9.1  Testing <the> Runner  last run: smoke, test acc 0.750"))
+  }
+
+  @Test func testAccuraciesAreReadFromLogs() {
+    #expect(testAccuracies(in: "loss 0.243, train acc 0.909, test acc 0.874\n") == [0.874])
+    #expect(testAccuracies(in: "test acc 0.5\nnoise\nloss 1, test acc 0.625, x") == [0.5, 0.625])
+    #expect(testAccuracies(in: "test accuracy high; test acc n/a") == [])
+    #expect(accuracyDifference(0.75, book: 0.8) == "-0.050")
+    #expect(accuracyDifference(0.9, book: 0.874) == "+0.026")
   }
 
   @Test func currentSessionIsSetOnlyDuringTheRun() throws {
