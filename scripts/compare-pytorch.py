@@ -4,13 +4,12 @@ two programs, and prints the ratios as a Markdown table (BENCHMARKS.md's method)
 
 PyTorch's side is the reference script of this machine kind's anchors
 (../shared/anchors/pytorch_ch7.py by default), run with a Python that has torch: by
-default /tmp/torch/bin/python, created from the CPU wheel in /opt/wheels when missing.
+default the venv /tmp/torch, created from the CPU wheel in /opt/wheels when missing.
 
 Usage: scripts/compare-pytorch.py [--models lenet-bn,alexnet,...] [--configs book,small]
                                   [--rounds 2] [--threads 2]
 """
 import argparse
-import glob
 import json
 import os
 import statistics
@@ -18,6 +17,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import torch_env  # noqa: E402
 # Our model name -> the anchor script's, and the "small" configuration (resize, batch).
 MODELS = {
     "lenet-bn": ("lenet_bn", (28, 64)),
@@ -28,18 +29,6 @@ MODELS = {
     "resnet18": ("resnet18", (64, 64)),
     "densenet": ("densenet", (64, 64)),
 }
-
-
-def torch_python(path):
-    if os.path.exists(path):
-        return path
-    wheels = glob.glob("/opt/wheels/torch-*.whl")
-    if not wheels:
-        sys.exit("no torch: install it, or pass --python")
-    venv = os.path.dirname(os.path.dirname(path))
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    subprocess.run([path, "-m", "pip", "install", "-q", wheels[0], "numpy"], check=True)
-    return path
 
 
 def ours(model, config, threads, steps):
@@ -69,10 +58,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--python", default="/tmp/torch/bin/python")
+    ap.add_argument("--python", help="a Python with torch (default: find or make one)")
+    ap.add_argument("--venv", default="/tmp/torch")
     ap.add_argument("--anchor", default=os.path.join(ROOT, "../shared/anchors/pytorch_ch7.py"))
     args = ap.parse_args()
-    python = torch_python(args.python)
+    python, why = torch_env.torch_python(args.venv, args.python, extra_packages=["numpy"])
+    if python is None:
+        sys.exit(f"no torch: {why}")
     print("| network | config | train ex/s (ours / PyTorch) | ratio | inference ex/s | ratio "
           "| peak MiB | ratio |")
     print("|---|---|---|---|---|---|---|---|")

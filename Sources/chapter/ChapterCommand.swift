@@ -14,7 +14,10 @@ struct Chapter: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
-    subcommands: [Run.self, Build.self, Check.self, Sweep.self, List.self, Show.self, Bench.self])
+    subcommands: [
+      Run.self, Build.self, Check.self, Sweep.self, List.self, Show.self, Bench.self,
+      CrossCheck.self,
+    ])
 
   static func main() {
     do {
@@ -226,24 +229,31 @@ struct Bench: ParsableCommand {
     }
   }
 
-  func run() throws {
-    let spec = Bench.models[model]!
+  /// The network `model`'s section trains, built by the section's own cells, run with the
+  /// book's settings and `overrides` (trainings skipped), with the data and learning rate
+  /// that training would have had.
+  static func capture(
+    model: String, overrides: [String: String] = [:], seed: UInt64 = 0, threads: Int
+  ) throws -> NetworkCaptured {
+    let spec = models[model]!
     let program = try SectionCatalog(Chapters.allSections).find(spec.section)
-    var options = RunOptions(profile: "book", threads: threads, quiet: true)
+    var options = RunOptions(profile: "book", overrides: overrides, seed: seed, threads: threads, quiet: true)
     options.skipTraining = true
     let plan = try RunPlan(program: program, options: options)
-    D2L.prepareEngine(seed: 0, threads: threads)
+    D2L.prepareEngine(seed: seed, threads: threads)
     D2L.captureNetworkNamed = spec.network
     defer { D2L.captureNetworkNamed = nil }
-    var captured: Module?
     do {
       try SectionRunner.runCellsUnreported(plan)
     } catch let found as NetworkCaptured {
-      captured = found.network
+      return found
     }
-    guard let net = captured else {
-      throw NotebookError("section \(spec.section) trained no network named like '\(spec.network)'")
-    }
+    throw NotebookError("section \(spec.section) trained no network named like '\(spec.network)'")
+  }
+
+  func run() throws {
+    let spec = Bench.models[model]!
+    let net = try Bench.capture(model: model, threads: threads).network
     let result = D2L.benchmark(
       net, model: model, resize: resize ?? spec.resize, batch: batch ?? spec.batch, steps: steps,
       perLayer: layers)
@@ -254,6 +264,77 @@ struct Bench: ParsableCommand {
     } else {
       print(result)
     }
+  }
+}
+
+struct CrossCheck: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "crosscheck",
+    abstract: "Write a network's initial state, real batches and SGD steps, for a PyTorch comparison.",
+    discussion: """
+      The engine's half of scripts/crosscheck-pytorch.py, which runs this and then takes \
+      the same steps in PyTorch from the same weights. The network is the one its section \
+      trains, at the section's learning rate, on the first --steps batches of its shuffled \
+      training data (the section's resize at --resize), with dropout switched off. See \
+      docs/CROSSCHECK.md.
+      """)
+
+  /// Each model's image size and batch for the comparison: small, so that the check runs in
+  /// seconds, but with at least 64 values per channel (batch × plane) in the last
+  /// convolutions. Below that a bias gradient or a batch norm's statistics rest on a handful
+  /// of numbers, one ReLU that rounding tips over moves them by percents, and training at the
+  /// book's rates amplifies that: PyTorch in float32 and in float64 then part ways within 20
+  /// steps (docs/CROSSCHECK.md). nil: the section has no resize parameter (LeNet's 28×28).
+  static let sizes: [String: (resize: Int?, batch: Int)] = [
+    "lenet-bn": (nil, 64), "alexnet": (67, 16), "vgg11-small": (32, 16), "nin": (67, 64),
+    "googlenet": (64, 16), "resnet18": (64, 32), "densenet": (64, 16),
+  ]
+
+  @Option(help: "One of: \(Bench.models.keys.sorted().joined(separator: ", ")).")
+  var model: String
+
+  @Option(help: "Folder for initial.safetensors, batches.safetensors and after.safetensors.")
+  var output: String
+
+  @Option(help: "SGD steps, one batch each.")
+  var steps: Int = 20
+
+  @Option(help: "Image height and width (default: the model's comparison size).")
+  var resize: Int?
+
+  @Option(help: "Batch size (default: the model's comparison batch).")
+  var batch: Int?
+
+  @Option(help: "Seed of the weights and of the batches' order.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  func validate() throws {
+    guard Bench.models[model] != nil else {
+      throw ValidationError("unknown model '\(model)'; one of \(Bench.models.keys.sorted().joined(separator: ", "))")
+    }
+    guard steps >= 1, threads >= 1, (batch ?? 1) >= 1, (resize ?? 1) >= 1 else {
+      throw ValidationError("--steps, --threads, --batch and --resize must be at least 1")
+    }
+    if resize != nil && CrossCheck.sizes[model]!.resize == nil {
+      throw ValidationError("\(model)'s section trains at the data set's 28×28; it takes no --resize")
+    }
+  }
+
+  func run() throws {
+    let size = CrossCheck.sizes[model]!
+    let batch = batch ?? size.batch
+    var overrides = [
+      "batchSize": "\(batch)", "numEpochs": "1", "trainSubset": "\(steps * batch)",
+      "testSubset": "\(batch)",
+    ]
+    if let r = resize ?? size.resize { overrides["resize"] = "\(r)" }
+    let captured = try Bench.capture(model: model, overrides: overrides, seed: seed, threads: threads)
+    try D2L.writeCrossCheck(
+      captured.network, batches: captured.trainIter, steps: steps, lr: captured.lr, model: model,
+      to: output)
   }
 }
 

@@ -180,7 +180,9 @@ public func ReLU() -> ActivationLayer { ActivationLayer(.relu) }
 /// Dropout with probability `p` in training mode, identity in prediction mode;
 /// output shaped like the input.
 public final class Dropout: Module {
-  public let probability: Float
+  /// Settable so that a comparison with another framework can switch dropout off (0) and
+  /// compare deterministic steps.
+  public var probability: Float
   public override var kind: String { "dropout" }
 
   public init(_ probability: Float) {
