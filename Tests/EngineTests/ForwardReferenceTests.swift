@@ -53,38 +53,6 @@ extension EngineTests {
       }
     }
 
-    /// Windows that hold the same numbers give bit-equal outputs, wherever they sit in the
-    /// plane or the batch: every output is the same sum in the same order. Max pooling's ties
-    /// (a uniform background) then stay ties, as they are in exact arithmetic.
-    @Test(arguments: [
-      ConvCase(n: 16, c: 96, h: 15, w: 15, o: 96, k: 1),
-      ConvCase(n: 16, c: 64, h: 10, w: 10, o: 32, k: 3),
-      ConvCase(n: 16, c: 32, h: 4, w: 4, o: 48, k: 3),
-      ConvCase(n: 4, c: 3, h: 40, w: 40, o: 20, k: 5, stride: 2),
-      ConvCase(n: 16, c: 40, h: 7, w: 7, o: 24, k: 3),
-      ConvCase(n: 3, c: 8, h: 9, w: 9, o: 5, k: 1),
-    ])
-    func equalWindowsGiveEqualOutputs(_ cs: ConvCase) {
-      var rng = TestRNG(5)
-      let x = Tensor(repeating: 0.37, shape: [cs.n, cs.c, cs.h, cs.w])
-      let w = rng.uniform([cs.o, cs.c, cs.k, cs.k], -0.5, 0.5)
-      let b = rng.uniform([cs.o])
-      for threads in [1, 2] {
-        ComputeThreads.set(threads)
-        defer { ComputeThreads.set(1) }
-        let y = conv2d(x, weight: w, bias: b, stride: (cs.stride, cs.stride), padding: (0, 0))
-        let plane = y.shape[2] * y.shape[3], values = y.scalars
-        var unequal = 0
-        for i in 0..<cs.n {
-          for o in 0..<cs.o {
-            let first = values[o * plane]
-            for p in 0..<plane where values[(i * cs.o + o) * plane + p] != first { unequal += 1 }
-          }
-        }
-        #expect(unequal == 0, "\(cs), \(threads) threads: \(unequal) outputs differ from their channel's first")
-      }
-    }
-
     /// A kernel much wider than a tiny padded input, with im2col rows split
     /// between threads: each row's zero border must stay within its own row.
     @Test func conv2dWideKernelOnTinyInputAcrossThreads() {

@@ -41,41 +41,8 @@ func gemm(
   }
 }
 
-/// `cblas_sgemm` such that equal columns of op(B) give bit-equal columns of C.
-///
-/// OpenBLAS computes the last `n mod 4` columns of a row-major C with another kernel than
-/// the rest, whose sums round differently. In a convolution the columns are output positions:
-/// windows that hold the same numbers (a uniform background) would come out a rounding apart,
-/// and the max pooling after them would pick a winner by rounding instead of taking the first
-/// of equal values, as exact arithmetic and PyTorch's oneDNN do. So those columns are computed
-/// again with the last four, through the main kernel, and copied over.
-private func sgemmCall(
-  _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
-  _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
-  _ c: UnsafeMutablePointer<Float>, _ ldc: Int
-) {
-  let rest = n % 4
-  guard rest != 0, n > 4 else {
-    sgemmBLAS(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-    return
-  }
-  sgemmBLAS(transA, transB, m, n - rest, k, alpha, a, lda, b, ldb, beta, c, ldc)
-  let lastFour = transB ? b + (n - 4) * ldb : b + (n - 4)
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: m * 4) { buffer in
-    let t = buffer.baseAddress!
-    sgemmBLAS(transA, transB, m, 4, k, alpha, a, lda, lastFour, ldb, 0, t, 4)
-    // OpenBLAS scales C by beta before it adds the product: the same two roundings.
-    for i in 0..<m {
-      for j in 0..<rest {
-        let dst = c + i * ldc + n - rest + j, v = t[i * 4 + 4 - rest + j]
-        dst.pointee = beta == 0 ? v : beta == 1 ? dst.pointee + v : beta * dst.pointee + v
-      }
-    }
-  }
-}
-
 @inline(__always)
-private func sgemmBLAS(
+private func sgemmCall(
   _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
   _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
   _ c: UnsafeMutablePointer<Float>, _ ldc: Int
