@@ -221,10 +221,15 @@ struct Bench: ParsableCommand {
   var layers = false
 
   func validate() throws {
-    guard Bench.models[model] != nil else {
-      throw ValidationError("unknown model '\(model)'; one of \(Bench.models.keys.sorted().joined(separator: ", "))")
+    try Bench.validate(model: model, counts: [steps, threads, batch ?? 1, resize ?? 1])
+  }
+
+  /// A known model, and `--steps`, `--threads`, `--batch` and `--resize` of at least 1.
+  static func validate(model: String, counts: [Int]) throws {
+    guard models[model] != nil else {
+      throw ValidationError("unknown model '\(model)'; one of \(models.keys.sorted().joined(separator: ", "))")
     }
-    guard steps >= 1, threads >= 1, (batch ?? 1) >= 1, (resize ?? 1) >= 1 else {
+    guard counts.allSatisfy({ $0 >= 1 }) else {
       throw ValidationError("--steps, --threads, --batch and --resize must be at least 1")
     }
   }
@@ -312,12 +317,7 @@ struct CrossCheck: ParsableCommand {
   var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
   func validate() throws {
-    guard Bench.models[model] != nil else {
-      throw ValidationError("unknown model '\(model)'; one of \(Bench.models.keys.sorted().joined(separator: ", "))")
-    }
-    guard steps >= 1, threads >= 1, (batch ?? 1) >= 1, (resize ?? 1) >= 1 else {
-      throw ValidationError("--steps, --threads, --batch and --resize must be at least 1")
-    }
+    try Bench.validate(model: model, counts: [steps, threads, batch ?? 1, resize ?? 1])
     if resize != nil && CrossCheck.sizes[model]!.resize == nil {
       throw ValidationError("\(model)'s section trains at the data set's 28×28; it takes no --resize")
     }
