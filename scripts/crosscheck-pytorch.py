@@ -566,6 +566,8 @@ def main():
     ap.add_argument("--venv", default=os.path.join(ROOT, ".build-torch/venv"))
     args = ap.parse_args()
     args.chapter = os.path.abspath(args.chapter)
+    if not os.access(args.chapter, os.X_OK):
+        ap.error(f"no chapter binary at {args.chapter}: run `make build` first, or pass --chapter")
 
     here = os.path.realpath(sys.executable)
     try:
@@ -596,13 +598,17 @@ def main():
         results = [check(m, args, workdir) for m in models]
     passed = sum(1 for r in results if r)
     failed = len(results) - passed
+    if None in results:
+        print(f"crosscheck: the engine's side failed for {results.count(None)} of "
+              f"{len(results)} networks (see above)")
+        return 1
     if args.expect_failure:
         # Every network must notice the broken op; one that passes anyway means the check
         # cannot see that op.
         print(f"crosscheck{broken}: the comparison failed for {failed} of {len(results)} "
               f"networks, as it should" if passed == 0 else
               f"crosscheck{broken}: {passed} of {len(results)} networks still passed")
-        return 0 if passed == 0 and None not in results else 1
+        return 0 if passed == 0 else 1
     print(f"crosscheck: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
