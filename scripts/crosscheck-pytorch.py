@@ -346,15 +346,19 @@ def build(model, perturb=None):
 PYTORCH_BATCHNORM = False
 
 
+def declared_tensors(net):
+    """{state name: (module, attribute, kind)} for every tensor the layers declare."""
+    return {f"{prefix}.{attr}" if prefix else attr: (module, attr, kind)
+            for prefix, module in net.named_modules()
+            for kind in ("param_names", "buffer_names")
+            for attr in getattr(type(module), kind, ())}
+
+
 def load_state(net, state, dtype):
     """Fills every tensor the layers declare from `state`, by name; the two name sets must be
     equal."""
     import torch
-    slots = {}
-    for prefix, module in net.named_modules():
-        for kind in ("param_names", "buffer_names"):
-            for attr in getattr(type(module), kind, ()):
-                slots[f"{prefix}.{attr}" if prefix else attr] = (module, attr, kind)
+    slots = declared_tensors(net)
     missing, extra = sorted(set(slots) - set(state)), sorted(set(state) - set(slots))
     if missing or extra:
         raise SystemExit(f"state names differ: PyTorch lacks {extra[:5]}, engine lacks {missing[:5]}")
@@ -367,12 +371,8 @@ def load_state(net, state, dtype):
 
 
 def state_of(net):
-    out = {}
-    for prefix, module in net.named_modules():
-        for kind in ("param_names", "buffer_names"):
-            for attr in getattr(type(module), kind, ()):
-                out[f"{prefix}.{attr}" if prefix else attr] = getattr(module, attr).detach()
-    return out
+    return {name: getattr(module, attr).detach()
+            for name, (module, attr, _) in declared_tensors(net).items()}
 
 
 def biases_before_batch_norm(net):
@@ -407,7 +407,6 @@ def train(model, initial, images, labels, sizes, lr, perturb, dtype="float32", n
     im2col-and-GEMM path; `channels_last` stores images NHWC, which oneDNN convolves with
     other kernels; `threads` splits the work otherwise."""
     import torch
-    from torch.nn import functional as F
     dtype = getattr(torch, dtype)
     saved_threads = torch.get_num_threads()
     if threads:
@@ -571,7 +570,7 @@ def main():
 
     here = os.path.realpath(sys.executable)
     try:
-        import torch  # noqa: F401
+        import torch
         found = not args.python or os.path.realpath(args.python) == here
     except ImportError:
         found = False
@@ -582,7 +581,6 @@ def main():
             return 0
         os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
 
-    import torch
     global PYTORCH_BATCHNORM
     PYTORCH_BATCHNORM = args.pytorch_batchnorm
     torch.set_num_threads(args.threads)
