@@ -50,7 +50,7 @@ enum HTMLReport {
           body += "<pre class=\"out notrun\">(not run)</pre>"
         }
         body += "</div></div>\n"
-        if let line = ReportModel.accuracyAgainstBook(block, record) {
+        for line in ReportModel.accuracyAgainstBook(block, record) {
           body += "<div class=\"versus\">\(e(line))</div>\n"
         }
       case .variant(let v):
@@ -175,12 +175,8 @@ enum HTMLReport {
         t += "<td>\(String(format: "%.3f", tr.finalLoss))</td>"
         t += "<td>\(String(format: "%.3f", tr.trainAccuracy))</td>"
         t += "<td>\(String(format: "%.3f", tr.testAccuracy))</td>"
-        if let book = tr.bookTestAccuracy {
-          t += "<td>\(String(format: "%.3f", book))</td>"
-          t += "<td>\(accuracyDifference(tr.testAccuracy, book: book))</td>"
-        } else {
-          t += "<td></td><td></td>"
-        }
+        let book = tr.againstBook
+        t += "<td>\(book?.book ?? "")</td><td>\(book?.difference ?? "")</td>"
         t += "<td>\(String(format: "%.1f", tr.examplesPerSecond))</td>"
         t += "<td>\(ReportModel.seconds(tr.wallSeconds))</td></tr>"
       }

@@ -69,7 +69,7 @@ enum MarkdownReport {
         } else {
           s += "*(not run)*\n\n"
         }
-        if let line = ReportModel.accuracyAgainstBook(block, record) { s += "**\(line)**\n\n" }
+        for line in ReportModel.accuracyAgainstBook(block, record) { s += "**\(line)**\n\n" }
       case .variant(let v):
         s += "**Variant `\(v.name)`** (`chapter run \(model.plan.program.number) --variant \(v.name)`):\n\n"
         s += fenced(v.assignments.map { "\($0.name) = \($0.literal)" }.joined(separator: "\n"), info: "swift")
@@ -108,9 +108,7 @@ enum MarkdownReport {
         + String(
           format: "loss %.3f, train acc %.3f, test acc %.3f", t.finalLoss, t.trainAccuracy,
           t.testAccuracy)
-        + (t.bookTestAccuracy.map {
-          String(format: " (the book: %.3f, ", $0) + accuracyDifference(t.testAccuracy, book: $0) + ")"
-        } ?? "")
+        + (t.againstBook.map { " (the book: \($0.book), \($0.difference))" } ?? "")
         + String(format: ", %.1f examples/s, ", t.examplesPerSecond) + ReportModel.seconds(t.wallSeconds)
       rows.append((cellText(t.network), v))
     }

@@ -189,14 +189,19 @@ struct ReportModel {
     return "ok"
   }
 
-  /// "Test accuracy: the book 0.892, this run 0.656 (-0.236)" under a reference block whose
-  /// cell ran a training, when both texts state one.
-  static func accuracyAgainstBook(_ block: OutputBlock, _ record: CellRecord?) -> String? {
-    guard let record, record.status == .ok, let book = testAccuracies(in: block.text).last,
-      let run = testAccuracies(in: record.output).last
-    else { return nil }
-    return String(format: "Test accuracy: the book %.3f, this run %.3f (", book, run)
-      + accuracyDifference(run, book: book) + ")"
+  /// "Test accuracy: the book 0.892, this run 0.656 (-0.236)" under a reference block, for
+  /// each training of its cell whose book figure the block states (`recordTraining` paired
+  /// them).
+  static func accuracyAgainstBook(_ block: OutputBlock, _ record: CellRecord?) -> [String] {
+    guard let record, record.status == .ok else { return [] }
+    let stated = testAccuracies(in: block.text)
+    return record.trainings.compactMap { t in
+      guard let book = t.againstBook, let v = t.bookTestAccuracy, stated.contains(v) else {
+        return nil
+      }
+      return String(format: "Test accuracy: the book %@, this run %.3f (%@)", book.book,
+                    t.testAccuracy, book.difference)
+    }
   }
 
   var fileName: String { (plan.document.path as NSString).lastPathComponent }

@@ -113,8 +113,7 @@ public enum SectionIndex {
       t.network, ReportModel.count(t.parameterCount), ReportModel.flops(t.flopsPerExample),
       r.profile, "\(t.epochs)", String(format: "%.3f", t.finalLoss),
       String(format: "%.3f", t.trainAccuracy), String(format: "%.3f", t.testAccuracy),
-      t.bookTestAccuracy.map { String(format: "%.3f", $0) } ?? "",
-      t.bookTestAccuracy.map { accuracyDifference(t.testAccuracy, book: $0) } ?? "",
+      t.againstBook?.book ?? "", t.againstBook?.difference ?? "",
       String(format: "%.1f", t.examplesPerSecond), ReportModel.seconds(t.wallSeconds), status,
     ]
   }

@@ -99,6 +99,16 @@ public func testAccuracies(in log: String) -> [Double] {
   return found
 }
 
+extension TrainingSummary {
+  /// The book's test accuracy (`0.874`) and this run's difference from it (`-0.040`), as the
+  /// reports and the index print them; nil when the book states none.
+  public var againstBook: (book: String, difference: String)? {
+    bookTestAccuracy.map {
+      (String(format: "%.3f", $0), accuracyDifference(testAccuracy, book: $0))
+    }
+  }
+}
+
 /// `+0.012` or `-0.236`: a run's test accuracy less the book's.
 public func accuracyDifference(_ run: Double, book: Double) -> String {
   String(format: "%+.3f", run - book)
