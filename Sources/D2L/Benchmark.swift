@@ -12,6 +12,8 @@ public struct BenchmarkResult: Codable {
   public var resize: Int
   public var batch: Int
   public var threads: Int
+  /// OpenBLAS's kernel set, e.g. `SkylakeX (OpenBLAS detected Prescott)` (see `BLASKernel`).
+  public var blas_kernel: String
   public var steps: Int
   public var parameters: Int
   public var flopsPerExample: Int
@@ -111,7 +113,8 @@ public func benchmark(
     }
   }
   return BenchmarkResult(
-    model: model, resize: resize, batch: batch, threads: ComputeThreads.count, steps: steps,
+    model: model, resize: resize, batch: batch, threads: ComputeThreads.count,
+    blas_kernel: BLASKernel.description, steps: steps,
     parameters: net.parameterCount, flopsPerExample: flopsPerExample,
     train_examples_per_s: train, infer_examples_per_s: infer,
     train_gflops: train * 3 * Double(flopsPerExample) / 1e9,
@@ -156,6 +159,7 @@ extension BenchmarkResult: CustomStringConvertible {
     var lines = [
       String(format: "%@ at %dx%d, batch %d, %d threads: %@ parameters, %@FLOPs per example",
         model, resize, resize, batch, threads, grouped(parameters), scaled(flopsPerExample)),
+      "OpenBLAS kernels: " + blas_kernel,
       String(format: "training:  %10.1f examples/s  (%6.1f GFLOP/s)", train_examples_per_s, train_gflops),
       String(format: "inference: %10.1f examples/s  (%6.1f GFLOP/s)", infer_examples_per_s, infer_gflops),
       String(format: "peak resident memory: %.0f MiB (tensors alive at once: %.0f MiB; with the pool's spare buffers: %.0f MiB)",

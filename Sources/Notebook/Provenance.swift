@@ -11,7 +11,8 @@ public struct Provenance: Sendable, Equatable {
   public var commit: String
   /// UTC, `2025-05-01 14:03 UTC`.
   public var date: String
-  /// CPU model and core count, e.g. `AMD EPYC 7B13, 2 cores`.
+  /// CPU model and core count, e.g. `AMD EPYC 7B13, 2 cores`, then the math library's
+  /// kernel set when the caller gave one (`…, 2 cores, OpenBLAS Zen`).
   public var machine: String
 
   public init(commit: String, date: String, machine: String) {
@@ -23,7 +24,8 @@ public struct Provenance: Sendable, Equatable {
   /// Collects the facts for a chapter at `sourcePath` whose reports go to `reportFolder`
   /// (run it before output is captured: it starts `git`).
   public static func collect(
-    sourcePath: String, reportFolder: String? = nil, now: Date = Date()
+    sourcePath: String, reportFolder: String? = nil, mathLibrary: String? = nil,
+    now: Date = Date()
   ) -> Provenance {
     let folder = (sourcePath as NSString).deletingLastPathComponent
     var commit = "unknown"
@@ -40,7 +42,8 @@ public struct Provenance: Sendable, Equatable {
         if modified { commit += " (modified)" }
       }
     }
-    return Provenance(commit: commit, date: format(now), machine: machineDescription())
+    let machine = machineDescription() + (mathLibrary.map { ", " + $0 } ?? "")
+    return Provenance(commit: commit, date: format(now), machine: machine)
   }
 
   /// `path` relative to the folder `top` ("Output" for `<top>/Output`), or nil when it is not

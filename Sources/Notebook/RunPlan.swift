@@ -23,6 +23,9 @@ public struct RunOptions: Sendable {
   public var skipTraining = false
   /// `--resume`: trainings continue from their checkpoints (see `RunSettings.resume`).
   public var resume = false
+  /// The math library's kernel set (e.g. `OpenBLAS SkylakeX`), appended to the report's
+  /// machine line: on this machine kind it decides the speed as much as the CPU does.
+  public var mathLibrary: String?
 
   public init(
     profile: String? = nil, overrides: [String: String] = [:], variant: String? = nil,

@@ -55,7 +55,8 @@ public enum SectionRunner {
     let program = plan.program
     let options = plan.options
     let provenance = Provenance.collect(
-      sourcePath: program.sourcePath, reportFolder: options.outputDirectory)
+      sourcePath: program.sourcePath, reportFolder: options.outputDirectory,
+      mathLibrary: options.mathLibrary)
     let (session, total, badInput) = execute(plan)
     if session.interruption != nil {
       // The reports of the last complete run stay as they are.

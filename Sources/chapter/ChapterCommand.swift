@@ -20,6 +20,8 @@ struct Chapter: ParsableCommand {
     ])
 
   static func main() {
+    // Before anything else: this may replace the process (see BLASKernel).
+    BLASKernel.correctFallbackByReexecuting()
     do {
       var command = try parseAsRoot()
       try command.run()
@@ -430,6 +432,7 @@ struct RunFlags: ParsableArguments {
       profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
       sections: sections)
     options.resume = resume
+    options.mathLibrary = "OpenBLAS " + BLASKernel.description
     return options
   }
 
