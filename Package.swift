@@ -37,8 +37,12 @@ let package = Package(
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+    // The machine's FMA peak, measured with the widest vectors the CPU has (C, for
+    // per-function AVX-512 and AVX2 targets that Swift cannot express).
+    .target(name: "CMachinePeak"),
     // The deep-learning engine: tensors, autograd, layers, kernels, training.
-    .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: kernelSettings),
+    .target(
+      name: "Engine", dependencies: ["COpenBLAS", "CMachinePeak"], swiftSettings: kernelSettings),
     // Fashion-MNIST: IDX files, checks, resizing, shuffled batches.
     .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: kernelSettings),
     // The chapter format: Markdown cells, parameters, outputs, variants; tangling to Swift.

@@ -21,6 +21,12 @@ public struct BenchmarkResult: Codable {
   public var infer_examples_per_s: Double
   public var train_gflops: Double
   public var infer_gflops: Double
+  /// The machine's FMA peak on the same threads, measured just before the steps
+  /// (`MachinePeak`), and the share of it the training and inference steps reached.
+  public var peak_gflops: Double
+  public var peak_vector_width: Int
+  public var train_peak_share: Double
+  public var infer_peak_share: Double
   public var peak_rss_mib: Double
   /// The peak of tensor memory alive at once, and of that plus the buffers the pool kept
   /// for reuse: the engine's share of `peak_rss_mib`.
@@ -49,6 +55,7 @@ public func benchmark(
   EngineMemory.releaseCachedBuffers()
   resetPeakResident()
   EngineMemory.resetPeaks()
+  let peak = MachinePeak.measure(threads: ComputeThreads.count)
   net.initialize(.xavier, forceReinit: true)
   let x = Tensor.uniform([batch, 1, resize, resize])
   let labels = (0..<batch).map { _ in Int32(EngineRandom.generator.next() % 10) }
@@ -112,13 +119,17 @@ public func benchmark(
             backward_ms: median(backwardTimes[$0]) * 1000)
     }
   }
+  let trainGFLOPs = train * 3 * Double(flopsPerExample) / 1e9
+  let inferGFLOPs = infer * Double(flopsPerExample) / 1e9
   return BenchmarkResult(
     model: model, resize: resize, batch: batch, threads: ComputeThreads.count,
     blas_kernel: BLASKernel.description, steps: steps,
     parameters: net.parameterCount, flopsPerExample: flopsPerExample,
     train_examples_per_s: train, infer_examples_per_s: infer,
-    train_gflops: train * 3 * Double(flopsPerExample) / 1e9,
-    infer_gflops: infer * Double(flopsPerExample) / 1e9, peak_rss_mib: peakResidentMiB(),
+    train_gflops: trainGFLOPs, infer_gflops: inferGFLOPs,
+    peak_gflops: peak.gflops, peak_vector_width: peak.vectorWidth,
+    train_peak_share: trainGFLOPs / peak.gflops, infer_peak_share: inferGFLOPs / peak.gflops,
+    peak_rss_mib: peakResidentMiB(),
     peak_tensor_mib: Double(tensorPeaks.alive) / 1_048_576,
     peak_tensor_and_pool_mib: Double(tensorPeaks.withPool) / 1_048_576,
     fresh_mib_per_train_step: Double(allocationsAfter.bytes - allocationsBefore.bytes)
@@ -160,8 +171,12 @@ extension BenchmarkResult: CustomStringConvertible {
       String(format: "%@ at %dx%d, batch %d, %d threads: %@ parameters, %@FLOPs per example",
         model, resize, resize, batch, threads, grouped(parameters), scaled(flopsPerExample)),
       "OpenBLAS kernels: " + blas_kernel,
-      String(format: "training:  %10.1f examples/s  (%6.1f GFLOP/s)", train_examples_per_s, train_gflops),
-      String(format: "inference: %10.1f examples/s  (%6.1f GFLOP/s)", infer_examples_per_s, infer_gflops),
+      String(format: "machine peak: %.1f GFLOP/s (FMA loop on %d threads, %d floats per vector)",
+        peak_gflops, threads, peak_vector_width),
+      String(format: "training:  %10.1f examples/s  (%6.1f GFLOP/s, %4.1f%% of peak)",
+        train_examples_per_s, train_gflops, 100 * train_peak_share),
+      String(format: "inference: %10.1f examples/s  (%6.1f GFLOP/s, %4.1f%% of peak)",
+        infer_examples_per_s, infer_gflops, 100 * infer_peak_share),
       String(format: "peak resident memory: %.0f MiB (tensors alive at once: %.0f MiB; with the pool's spare buffers: %.0f MiB)",
         peak_rss_mib, peak_tensor_mib, peak_tensor_and_pool_mib),
       String(format: "fresh memory per training step: %.1f MiB", fresh_mib_per_train_step),

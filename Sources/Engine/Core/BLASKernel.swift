@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Debian's OpenBLAS is built with every x86-64 kernel set and chooses one at
 /// load time from the CPU's family and model numbers. A CPU newer than the
-/// library (0.3.21 predates Sapphire Rapids) or one a hypervisor presents as
+/// library (0.3.21 does not know Sapphire or Emerald Rapids) or one a hypervisor presents as
 /// a generic model gets the `Prescott` set: SSE3 kernels, about a third of
 /// the SGEMM speed the CPU has. The choice happens in the library's load-time
 /// constructor and cannot be changed afterwards, so the fix is to set
@@ -80,7 +80,11 @@ public enum BLASKernel {
       guard let better = correction(detected: detected, cpuFlags: cpuFlags()) else { return }
       setenv("OPENBLAS_CORETYPE", better, 1)
       setenv(replacedVariable, detected, 1)
-      execv("/proc/self/exe", CommandLine.unsafeArgv)
+      // The resolved path, not /proc/self/exe itself, which would rename the process "exe".
+      let program =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? "/proc/self/exe"
+      execv(program, CommandLine.unsafeArgv)
       // Only reached when execv failed: keep going as we were.
       unsetenv("OPENBLAS_CORETYPE")
       unsetenv(replacedVariable)
