@@ -18,11 +18,16 @@ static double now_seconds(void) {
 #define BLOCK 4096
 // An empty asm that claims to read and change every chain: the compiler must then do each
 // round of FMAs in registers, and can neither merge rounds nor drop them.
+#if defined(__x86_64__)
 #define KEEP(acc)                                                      \
   __asm__ volatile(""                                                  \
                    : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]),   \
                      "+x"(acc[4]), "+x"(acc[5]), "+x"(acc[6]), "+x"(acc[7]),   \
                      "+x"(acc[8]), "+x"(acc[9]), "+x"(acc[10]), "+x"(acc[11]))
+#else
+// Elsewhere the chains go through memory each round: slower, but never optimised away.
+#define KEEP(acc) __asm__ volatile("" : : "r"(acc) : "memory")
+#endif
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) static double run_avx512(double seconds) {
