@@ -107,6 +107,12 @@ extension EngineTests {
       PoolCase(shape: [1, 2, 20, 19], k: (3, 3), s: (1, 1), p: (1, 1)),
       PoolCase(shape: [1, 2, 9, 40], k: (3, 3), s: (2, 2), p: (0, 0)),
       PoolCase(shape: [1, 1, 6, 20], k: (3, 3), s: (1, 1), p: (0, 0)),
+      // Small planes 16 at a time (maxPoolAcrossPlanes): full blocks and a partial last one.
+      PoolCase(shape: [3, 7, 2, 2], k: (3, 3), s: (1, 1), p: (1, 1)),
+      PoolCase(shape: [2, 17, 1, 1], k: (3, 3), s: (1, 1), p: (1, 1)),
+      PoolCase(shape: [5, 8, 4, 4], k: (3, 3), s: (2, 2), p: (1, 1)),
+      PoolCase(shape: [2, 9, 8, 8], k: (2, 2), s: (2, 2), p: (0, 0)),
+      PoolCase(shape: [2, 10, 7, 6], k: (5, 3), s: (2, 1), p: (2, 1)),
     ]
 
     /// With ties, the gradient goes to the window's first position (row by row), as in the

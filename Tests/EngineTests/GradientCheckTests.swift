@@ -34,6 +34,11 @@ extension EngineTests {
       ConvCase(n: 3, c: 2, h: 2, w: 2, o: 2, kh: 3, kw: 3, padding: (1, 1)),
       ConvCase(n: 2, c: 2, h: 4, w: 3, o: 2, kh: 3, kw: 5, padding: (1, 2), activation: .relu),
       ConvCase(n: 2, c: 1, h: 3, w: 1, o: 2, kh: 7, kw: 7, padding: (3, 3)),
+      // Kernels whose outer taps meet only padding (LiveKernelWindow): GoogLeNet's 5x5 on a
+      // 2x2 plane, ResNet's 3x3 on a 1x1 plane, and a strided one.
+      ConvCase(n: 2, c: 3, h: 2, w: 2, o: 2, kh: 5, kw: 5, padding: (2, 2), activation: .relu),
+      ConvCase(n: 3, c: 3, h: 1, w: 1, o: 2, kh: 3, kw: 3, padding: (1, 1)),
+      ConvCase(n: 2, c: 2, h: 2, w: 3, o: 2, kh: 5, kw: 5, stride: (2, 2), padding: (2, 2)),
       // With no more outputs than inputs, their input gradient is a convolution of the
       // output gradient with the turned kernel (ConvPlan.dataGradientAsConvolution); one
       // image at a time from 256 pixels up. The second, with more outputs, folds back.
@@ -148,6 +153,8 @@ extension EngineTests {
       PoolCase(shape: [1, 2, 5, 35], kernel: (3, 3), stride: (2, 2), padding: (1, 1)),
       PoolCase(shape: [1, 2, 4, 20], kernel: (3, 3), stride: (1, 1), padding: (1, 1)),
       PoolCase(shape: [1, 1, 5, 36], kernel: (3, 3), stride: (2, 2), padding: (0, 0)),
+      // More than 16 small planes: a full block of lanes and a partial one.
+      PoolCase(shape: [2, 9, 2, 2], kernel: (3, 3), stride: (1, 1), padding: (1, 1)),
     ]
 
     @Test(arguments: poolCases)

@@ -21,9 +21,78 @@ public func conv2d(
     kernelW: w.shape[3], strideH: stride.0, strideW: stride.1, padH: padding.0, padW: padding.1)
   require(g.outH > 0 && g.outW > 0,
     "conv2d: input \(x.shape[2])x\(x.shape[3]) is too small for a \(g.kernelH)x\(g.kernelW) kernel with padding \(padding)")
+  FLOPCounter.add(2 * x.shape[0] * w.shape[0] * g.patchSize * g.outPixels)
+  if let live = LiveKernelWindow(g), live.trims {
+    return convolve(x, kernelWindow(w, live), bias: b, live.geometry, activation: activation)
+  }
+  return convolve(x, w, bias: b, g, activation: activation)
+}
+
+/// The part of a convolution's kernel that ever meets the image, when the plane is so small
+/// against the kernel and padding that the outer taps see only padding at every output
+/// position: a 3x3 kernel on a 1x1 plane (ResNet's and DenseNet's last stages at 32 px)
+/// touches the image with its centre only, a 5x5 on a 2x2 plane (GoogLeNet's) with its
+/// middle 3x3. Those outer taps multiply zeros; convolving with the live window alone, its
+/// padding reduced to match, gives the same output with fewer multiplies and a smaller
+/// unfolding (none at all for a 1x1 result). The window is trimmed by the same amount on
+/// opposite sides, which keeps every output's input position.
+struct LiveKernelWindow {
+  /// Taps cut from the top and bottom, and from the left and right.
+  let trimH, trimW: Int
+  /// The convolution with the live window: smaller kernel, smaller padding.
+  let geometry: ConvGeometry
+
+  init?(_ g: ConvGeometry) {
+    /// Taps cut from each end of one axis: the fewer of the dead taps at either end.
+    func trim(kernel k: Int, size n: Int, stride s: Int, pad p: Int, outputs: Int) -> Int {
+      let live = (0..<k).filter { i in (0..<outputs).contains { y in (0..<n).contains(y * s - p + i) } }
+      guard let first = live.first, let last = live.last else { return 0 }
+      return min(first, k - 1 - last)
+    }
+    guard g.outH > 0 && g.outW > 0 else { return nil }
+    trimH = trim(kernel: g.kernelH, size: g.height, stride: g.strideH, pad: g.padH, outputs: g.outH)
+    trimW = trim(kernel: g.kernelW, size: g.width, stride: g.strideW, pad: g.padW, outputs: g.outW)
+    var t = g
+    t.kernelH -= 2 * trimH
+    t.kernelW -= 2 * trimW
+    t.padH -= trimH
+    t.padW -= trimW
+    geometry = t
+  }
+
+  var trims: Bool { trimH > 0 || trimW > 0 }
+}
+
+/// `w[:, :, trimH ..< kh - trimH, trimW ..< kw - trimW]` as a tensor of its own; its gradient
+/// goes back to those taps of `w` (the cut taps get none: they only ever multiplied padding).
+func kernelWindow(_ w: Tensor, _ live: LiveKernelWindow) -> Tensor {
+  let (o, c, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+  let (wh, ww) = (live.geometry.kernelH, live.geometry.kernelW)
+  let window = Tensor(uninitializedShape: [o, c, wh, ww])
+  /// Calls `body(full, window)` for each row of the window: offsets of its first tap.
+  func forEachRow(_ body: (Int, Int) -> Void) {
+    for plane in 0..<(o * c) {
+      for r in 0..<wh { body((plane * kh + r + live.trimH) * kw + live.trimW, (plane * wh + r) * ww) }
+    }
+  }
+  let (src, dst) = (UnsafePointer(w.data), window.data)
+  forEachRow { full, part in (dst + part).update(from: src + full, count: ww) }
+  let slot = w.gradientSlotIfRequired
+  return Autograd.record(window, [w]) { dWindow in
+    guard let dw = slot?.buffer() else { return }
+    let g = UnsafePointer(dWindow.data)
+    forEachRow { full, part in
+      for j in 0..<ww { dw[full + j] += g[part + j] }
+    }
+  }
+}
+
+/// `conv2d` on a checked geometry, its FLOPs already counted.
+private func convolve(
+  _ x: Tensor, _ w: Tensor, bias b: Tensor?, _ g: ConvGeometry, activation: Activation
+) -> Tensor {
   let n = x.shape[0], o = w.shape[0]
   let y = Tensor(uninitializedShape: [n, o, g.outH, g.outW])
-  FLOPCounter.add(2 * n * o * g.patchSize * g.outPixels)
   let plan = ConvPlan(g, outChannels: o, images: n)
   let biasPointer = b.map { UnsafePointer($0.data) }
   convForward(x, w, biasPointer, activation, plan, into: y)

@@ -10,7 +10,9 @@ public func maxPool2d(
   // Winner offsets within the input plane, stored as Int32 in a pooled buffer.
   let winners = Tensor(uninitializedShape: [y.count])
   let wp = UnsafeMutableRawPointer(winners.data).bindMemory(to: Int32.self, capacity: y.count)
-  if g.kernelH == 3 && g.kernelW == 3 {
+  if g.outW < 16 && g.inPixels <= 256 {
+    maxPoolAcrossPlanes(x.data, planes: planes, g, into: y.data, winners: wp)
+  } else if g.kernelH == 3 && g.kernelW == 3 {
     maxPool3x3(x.data, planes: planes, g, into: y.data, winners: wp)
   } else if g.kernelH == 2 && g.kernelW == 2 && g.padH == 0 && g.padW == 0 {
     maxPool2x2(x.data, planes: planes, g, into: y.data, winners: wp)
@@ -51,6 +53,76 @@ public func maxPool2d(
         let win = wp + plane * g.outPixels
         for i in 0..<g.outPixels { d[Int(win[i])] += gy[i] }
       }
+    }
+  }
+}
+
+/// Max pooling of small planes (GoogLeNet's and DenseNet's 8x8 to 1x1), 16 planes at a
+/// time, one vector lane per plane: each block of planes is transposed so that one load
+/// gives a pixel of all 16, and every window then takes one vector compare per element it
+/// covers. Planes that small leave nothing to vectorise within a row, and a plane at a
+/// time spent more on its loop and border handling than on the compares. Windows are
+/// clamped to the plane (padding never wins); ties go to the first element in row order.
+func maxPoolAcrossPlanes(
+  _ x: UnsafePointer<Float>, planes: Int, _ g: ConvGeometry, into y: UnsafeMutablePointer<Float>,
+  winners: UnsafeMutablePointer<Int32>
+) {
+  let windows = PoolWindowElements(g)
+  let (inPixels, outPixels) = (g.inPixels, g.outPixels)
+  let blocks = (planes + 15) / 16
+  windows.offsets.withUnsafeBufferPointer { offsets in
+    windows.starts.withUnsafeBufferPointer { starts in
+      nonisolated(unsafe) let captured = (x, y, winners, offsets.baseAddress!, starts.baseAddress!)
+      parallelRanges(blocks, minPerThread: max(1, 1024 / (16 * inPixels))) { range in
+        let (xp, yp, wp, offsets, starts) = captured
+        let lanes = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: inPixels)
+        defer { lanes.deallocate() }
+        for block in range {
+          let first = block * 16, count = min(16, planes - first)
+          let src = xp + first * inPixels
+          for p in 0..<inPixels {
+            var v = SIMD16<Float>(repeating: -.infinity)
+            if count == 16 {
+              for lane in 0..<16 { v[lane] = src[lane * inPixels + p] }
+            } else {
+              for lane in 0..<count { v[lane] = src[lane * inPixels + p] }
+            }
+            lanes[p] = v
+          }
+          let dst = yp + first * outPixels, win = wp + first * outPixels
+          for out in 0..<outPixels {
+            let (start, end) = (Int(starts[out]), Int(starts[out + 1]))
+            var best = lanes[Int(offsets[start])]
+            var at = SIMD16<Int32>(repeating: offsets[start])
+            for e in (start + 1)..<end {
+              let v = lanes[Int(offsets[e])]
+              let take = v .> best
+              best.replace(with: v, where: take)
+              at.replace(with: SIMD16(repeating: offsets[e]), where: take)
+            }
+            for lane in 0..<count {
+              dst[lane * outPixels + out] = best[lane]
+              win[lane * outPixels + out] = at[lane]
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// The input elements each pooling window covers, clamped to the plane: window `o`'s are
+/// `offsets[starts[o] ..< starts[o + 1]]`, as `row * width + column`, in row order.
+struct PoolWindowElements {
+  var offsets: [Int32] = []
+  var starts: [Int32] = [0]
+
+  init(_ g: ConvGeometry) {
+    forEachPoolWindow(g) { _, rows, columns in
+      for iy in rows {
+        for ix in columns { offsets.append(Int32(iy * g.width + ix)) }
+      }
+      starts.append(Int32(offsets.count))
     }
   }
 }
