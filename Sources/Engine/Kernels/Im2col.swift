@@ -26,6 +26,26 @@ func im2col(
   let P = g.outPixels
   let rowLength = images * P
   let all = rows ?? 0..<g.patchSize
+  if P <= SmallPlaneTaps.maxPixels {
+    SmallPlaneTaps(g).withSources { sources in
+      nonisolated(unsafe) let captured = (input, out - all.lowerBound * rowLength, sources)
+      parallelRanges(all.count, minPerThread: max(1, 4096 / max(rowLength, 1))) { part in
+        let (input, col, sources) = captured
+        let kk = g.kernelH * g.kernelW
+        for r in (all.lowerBound + part.lowerBound)..<(all.lowerBound + part.upperBound) {
+          let tap = sources + (r % kk) * P, c = r / kk
+          for b in 0..<images {
+            let src = input + (b * g.channels + c) * g.inPixels, dst = col + r * rowLength + b * P
+            for p in 0..<P {
+              let s = Int(tap[p])
+              dst[p] = s >= 0 ? src[s] : 0
+            }
+          }
+        }
+      }
+    }
+    return
+  }
   nonisolated(unsafe) let captured = (input, out - all.lowerBound * rowLength)
   parallelRanges(all.count, minPerThread: max(1, 4096 / max(rowLength, 1))) { part in
     let (input, col) = captured
@@ -96,7 +116,7 @@ func copyFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>
 }
 
 /// The adjoint of `im2col`: adds each column entry back into the image
-/// element it was copied from (`grad` accumulates). Entries that stand for padding are
+/// element it was copied from (`grad` accumulates). Entries that stand for padding may be
 /// zeroed in `col`, which is scratch.
 func col2im(
   _ col: UnsafeMutablePointer<Float>, images: Int, _ g: ConvGeometry,
@@ -105,6 +125,24 @@ func col2im(
   let P = g.outPixels
   let rowLength = images * P
   let kk = g.kernelH * g.kernelW
+  if P <= SmallPlaneTaps.maxPixels {
+    SmallPlaneTaps(g).withSources { sources in
+      nonisolated(unsafe) let captured = (col, grad, sources)
+      parallelRanges(g.channels, minPerThread: 1) { channels in
+        let (col, grad, sources) = captured
+        for c in channels {
+          for k in 0..<kk {
+            let tap = sources + k * P, r = c * kk + k
+            for b in 0..<images {
+              let src = col + r * rowLength + b * P, dst = grad + (b * g.channels + c) * g.inPixels
+              for p in 0..<P where tap[p] >= 0 { dst[Int(tap[p])] += src[p] }
+            }
+          }
+        }
+      }
+    }
+    return
+  }
   nonisolated(unsafe) let captured = (col, grad)
   // Split by channel: rows of different channels write to disjoint planes.
   parallelRanges(g.channels, minPerThread: 1) { channels in
@@ -209,5 +247,38 @@ struct SamePlaneShift {
     for x in zeroRight..<width {
       for y in 0..<height { p[y * width + x] = 0 }
     }
+  }
+}
+
+/// Where each kernel tap reads from, for output planes of at most `maxPixels` pixels
+/// (GoogLeNet's, ResNet's and DenseNet's 4x4 to 1x1 at 32 px): `sources[t * P + p]` is the
+/// input index (within the plane) that tap `t = ki * kw + kj` multiplies at output pixel `p`,
+/// or -1 where it falls in the padding. Unfolding such planes a kernel row at a time copied
+/// one to four floats per call to memmove and memset; with the table, a row of the
+/// unfolding is one loop over its pixels, for any stride and padding.
+struct SmallPlaneTaps {
+  static let maxPixels = 16
+  let sources: [Int32]
+
+  init(_ g: ConvGeometry) {
+    var sources = [Int32](repeating: -1, count: g.kernelH * g.kernelW * g.outPixels)
+    for ki in 0..<g.kernelH {
+      for kj in 0..<g.kernelW {
+        for y in 0..<g.outH {
+          let iy = y * g.strideH - g.padH + ki
+          for x in 0..<g.outW {
+            let ix = x * g.strideW - g.padW + kj
+            if iy >= 0 && iy < g.height && ix >= 0 && ix < g.width {
+              sources[((ki * g.kernelW + kj) * g.outH + y) * g.outW + x] = Int32(iy * g.width + ix)
+            }
+          }
+        }
+      }
+    }
+    self.sources = sources
+  }
+
+  func withSources<R>(_ body: (UnsafePointer<Int32>) -> R) -> R {
+    sources.withUnsafeBufferPointer { body($0.baseAddress!) }
   }
 }

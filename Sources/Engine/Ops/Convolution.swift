@@ -339,7 +339,7 @@ func scatterChannelMajor(
         if adding {
           for i in 0..<pixels { to[i] += from[i] }
         } else {
-          to.update(from: from, count: pixels)
+          copyFloats(from, to: to, count: pixels)
         }
       }
     }
@@ -356,8 +356,8 @@ func gatherChannelMajor(
     let (src, dst) = captured
     for c in cs {
       for b in 0..<images {
-        (dst + c * images * pixels + b * pixels).update(
-          from: src + (b * channels + c) * pixels, count: pixels)
+        copyFloats(src + (b * channels + c) * pixels, to: dst + c * images * pixels + b * pixels,
+                   count: pixels)
       }
     }
   }
