@@ -129,6 +129,11 @@ struct ConvPlan {
   var groups: Int { (images + groupImages - 1) / groupImages }
   /// A stride-1, unpadded 1x1 convolution: the input already is the unfolded matrix.
   let pointwise: Bool
+  /// A pointwise convolution of 1x1 planes (the last stages at 32 px, once their 3x3 and
+  /// 5x5 kernels are cut to the centre tap): the input `[N, C, 1, 1]` is an `N x C` matrix,
+  /// and the convolution a dense layer, one GEMM over the whole batch, with no gathering to
+  /// channel-major and back.
+  var singlePixel: Bool { pointwise && g.inPixels == 1 }
   /// A stride-1 convolution whose output plane has the input's size (3x3 with padding 1):
   /// the input gradient is then itself such a convolution, of the output gradient with the
   /// kernel turned half a turn and its two channel axes swapped. The backward pass computes
@@ -193,6 +198,11 @@ func convForward(
 ) {
   let g = plan.g, o = plan.outChannels, C = g.channels, K = g.patchSize, P = g.outPixels
   let G = plan.groupImages, threads = plan.threads
+  if plan.singlePixel {
+    gemm(transB: true, m: plan.images, n: o, k: C, x.data, lda: C, w.data, ldb: C, y.data, ldc: o)
+    biasActivate(y.data, images: plan.images, channels: o, pixels: 1, bias: bias, act)
+    return
+  }
   // Per thread: the unfolding's piece (a pointwise group of several images: the whole
   // input, channel-major); for groups, the channel-major output.
   let unfolded = plan.pointwise ? (G > 1 ? K : 0) : plan.unfoldRows
@@ -234,6 +244,16 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
   let needW = w.requiresGrad, needX = x.requiresGrad
   let dw = needW ? w.gradBuffer() : nil
   let dx = needX ? x.gradBuffer() : nil
+  if plan.singlePixel {
+    let images = plan.images
+    if let dw {
+      gemm(transA: true, m: o, n: C, k: images, dz.data, lda: o, x.data, ldb: C, beta: 1, dw, ldc: C)
+    }
+    if let dx {
+      gemm(m: images, n: C, k: o, dz.data, lda: o, w.data, ldb: C, beta: 1, dx, ldc: C)
+    }
+    return
+  }
   let viaConvolution = needX && plan.dataGradientAsConvolution
   let dzGeometry = plan.outputGradientGeometry, dzPatch = plan.outputGradientPatch
   // Scratch per thread: the unfolding (col2im needs all of it, the weight gradient only
