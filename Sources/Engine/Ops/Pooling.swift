@@ -75,34 +75,36 @@ func maxPoolAcrossPlanes(
       nonisolated(unsafe) let captured = (x, y, winners, offsets.baseAddress!, starts.baseAddress!)
       parallelRanges(blocks, minPerThread: max(1, 1024 / (16 * inPixels))) { range in
         let (xp, yp, wp, offsets, starts) = captured
-        let lanes = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: inPixels)
-        defer { lanes.deallocate() }
+        // Pixel p of the block's planes at lanes[16 p ..< 16 p + 16]; results likewise.
+        let lanes = UnsafeMutablePointer<Float>.allocate(capacity: 16 * (inPixels + outPixels))
+        let results = lanes + 16 * inPixels
+        let positions = UnsafeMutablePointer<Int32>.allocate(capacity: 16 * outPixels)
+        defer { lanes.deallocate(); positions.deallocate() }
         for block in range {
           let first = block * 16, count = min(16, planes - first)
           let src = xp + first * inPixels
-          for p in 0..<inPixels {
-            var v = SIMD16<Float>(repeating: -.infinity)
-            if count == 16 {
-              for lane in 0..<16 { v[lane] = src[lane * inPixels + p] }
-            } else {
-              for lane in 0..<count { v[lane] = src[lane * inPixels + p] }
-            }
-            lanes[p] = v
+          if count < 16 { lanes.update(repeating: -.infinity, count: 16 * inPixels) }
+          for lane in 0..<count {
+            for p in 0..<inPixels { lanes[16 * p + lane] = src[lane * inPixels + p] }
           }
-          let dst = yp + first * outPixels, win = wp + first * outPixels
           for out in 0..<outPixels {
             let (start, end) = (Int(starts[out]), Int(starts[out + 1]))
-            var best = lanes[Int(offsets[start])]
+            var best = load16(lanes + 16 * Int(offsets[start]))
             var at = SIMD16<Int32>(repeating: offsets[start])
             for e in (start + 1)..<end {
-              let v = lanes[Int(offsets[e])]
+              let v = load16(lanes + 16 * Int(offsets[e]))
               let take = v .> best
               best.replace(with: v, where: take)
               at.replace(with: SIMD16(repeating: offsets[e]), where: take)
             }
-            for lane in 0..<count {
-              dst[lane * outPixels + out] = best[lane]
-              win[lane * outPixels + out] = at[lane]
+            store16(best, results + 16 * out)
+            UnsafeMutableRawPointer(positions + 16 * out).storeBytes(of: at, as: SIMD16<Int32>.self)
+          }
+          let dst = yp + first * outPixels, win = wp + first * outPixels
+          for lane in 0..<count {
+            for out in 0..<outPixels {
+              dst[lane * outPixels + out] = results[16 * out + lane]
+              win[lane * outPixels + out] = positions[16 * out + lane]
             }
           }
         }
