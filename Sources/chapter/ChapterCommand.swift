@@ -48,7 +48,7 @@ struct Run: ParsableCommand {
   @Argument(help: "The section: its number (7.5), slug (batch-norm, 7.5-batch-norm) or .md path.")
   var section: String
 
-  @Option(help: "Run profile: book (the book's settings), quick (default) or smoke.")
+  @Option(help: "Run profile: book (the book's settings), reproduce (the book's results in minutes), quick (default) or smoke.")
   var profile: String?
 
   @Option(
@@ -147,7 +147,7 @@ struct Build: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run every section with one profile and regenerate Output/ and its index.")
 
-  @Option(help: "Run profile for every section: quick (default), book or smoke.")
+  @Option(help: "Run profile for every section: quick (default), reproduce, book or smoke.")
   var profile: String = "quick"
 
   @OptionGroup var common: RunFlags
@@ -353,7 +353,7 @@ struct Sweep: ParsableCommand {
     help: ArgumentHelp("A parameter and its values (repeatable).", valueName: "name=v1,v2,..."))
   var sets: [String] = []
 
-  @Option(help: "Run profile: book, quick (default) or smoke.")
+  @Option(help: "Run profile: book, reproduce, quick (default) or smoke.")
   var profile: String?
 
   @OptionGroup var common: RunFlags
