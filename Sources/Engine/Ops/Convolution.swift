@@ -45,9 +45,15 @@ struct LiveKernelWindow {
   init?(_ g: ConvGeometry) {
     /// Taps cut from each end of one axis: the fewer of the dead taps at either end.
     func trim(kernel k: Int, size n: Int, stride s: Int, pad p: Int, outputs: Int) -> Int {
-      let live = (0..<k).filter { i in (0..<outputs).contains { y in (0..<n).contains(y * s - p + i) } }
-      guard let first = live.first, let last = live.last else { return 0 }
-      return min(first, k - 1 - last)
+      // Tap i reads rows i - p, i - p + s, ..., i - p + (outputs - 1) s.
+      func live(_ i: Int) -> Bool {
+        for y in 0..<outputs where (0..<n).contains(y * s - p + i) { return true }
+        return false
+      }
+      var (first, last) = (0, k - 1)
+      while first < k && !live(first) { first += 1 }
+      while last > first && !live(last) { last -= 1 }
+      return first == k ? 0 : min(first, k - 1 - last)
     }
     guard g.outH > 0 && g.outW > 0 else { return nil }
     trimH = trim(kernel: g.kernelH, size: g.height, stride: g.strideH, pad: g.padH, outputs: g.outH)
