@@ -116,9 +116,10 @@ def main():
     ap.add_argument("--configs", default="book,small,profile")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=5,
+                    help="our timed steps at least (more where a step is short, see --min-time)")
     ap.add_argument("--min-time", type=float, default=6.0,
-                    help="seconds PyTorch times each of training and inference (the anchors: 20)")
+                    help="seconds each side times training (PyTorch: and inference; the anchors: 20)")
     ap.add_argument("--out", help="append every round's raw figures here, as JSON lines")
     ap.add_argument("--python", help="a Python with torch (default: find or make one)")
     ap.add_argument("--venv", default="/tmp/torch")
@@ -144,9 +145,14 @@ def main():
             sys.exit(f"unknown model {model}; one of {', '.join(MODELS)}")
         for config in args.configs.split(","):
             size = configuration(model, config)
+            # Enough timed steps for about --min-time seconds of training, as PyTorch's side
+            # times: five steps of LeNet-BN take a tenth of a second, and scatter by half.
+            probe = ours(model, size, args.threads, args.steps)
+            step_s = probe["batch"] / probe["train_examples_per_s"]
+            steps = max(args.steps, min(400, int(args.min_time / step_s) + 1))
             rounds = []
             for _ in range(args.rounds):  # alternate, so that both see the same machine
-                a = ours(model, size, args.threads, args.steps)
+                a = ours(model, size, args.threads, steps)
                 b = theirs(python, args.anchor, model, config, size, args.threads, args.min_time)
                 rounds.append((a, b))
                 if args.out:
