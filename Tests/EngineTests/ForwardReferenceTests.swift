@@ -33,6 +33,9 @@ extension EngineTests {
       ConvCase(n: 3, c: 30, h: 16, w: 16, o: 3, k: 3, padding: 1, activation: .relu),
       ConvCase(n: 2, c: 15, h: 16, w: 16, o: 2, k: 3, stride: 1),
       ConvCase(n: 2, c: 18, h: 20, w: 20, o: 2, k: 5, padding: 2),
+      // LeNet's two convolutions, unpadded at stride 1: output rows of 24 and 8 floats.
+      ConvCase(n: 3, c: 1, h: 28, w: 28, o: 6, k: 5),
+      ConvCase(n: 5, c: 6, h: 12, w: 12, o: 16, k: 5),
     ]
 
     @Test(arguments: convCases)
@@ -224,7 +227,7 @@ extension EngineTests {
 
     /// The statistics come from one pass over the data; the offset case (values near 1000
     /// with a spread of 5) is where a naive E[x^2] - E[x]^2 in float loses the variance.
-    @Test(arguments: [([8, 3], 0), ([4, 3, 5, 2], 0), ([4, 3, 5, 2], 1000)] as [([Int], Float)])
+    @Test(arguments: [([8, 3], 0), ([9, 21], 1000), ([4, 3, 5, 2], 0), ([4, 3, 5, 2], 1000)] as [([Int], Float)])
     func batchNormTrainingNormalisesAndUpdatesMovingStatistics(shape: [Int], offset: Float) {
       var rng = TestRNG(27)
       let c = shape[1]

@@ -45,6 +45,10 @@ extension EngineTests {
       ConvCase(n: 3, c: 5, h: 16, w: 16, o: 2, kh: 3, kw: 3, padding: (1, 1)),
       ConvCase(n: 2, c: 2, h: 16, w: 17, o: 4, kh: 3, kw: 5, padding: (1, 2), bias: false, activation: .relu),
       ConvCase(n: 3, c: 6, h: 3, w: 3, o: 2, kh: 3, kw: 3, padding: (1, 1)),
+      // Unpadded at stride 1 (LeNet's): unfolded and folded back a window row at a time
+      // (ConvGeometry.isUnpaddedStrideOne), rows of 8 + 1 and 16 + 3 floats.
+      ConvCase(n: 2, c: 2, h: 12, w: 11, o: 3, kh: 5, kw: 3),
+      ConvCase(n: 2, c: 1, h: 5, w: 21, o: 2, kh: 3, kw: 3, activation: .sigmoid),
     ]
 
     @Test(arguments: convCases)
@@ -205,6 +209,22 @@ extension EngineTests {
     }
 
     /// With an activation fused into its output pass (`Sequential` runs BatchNorm + ReLU so).
+    /// After a dense layer (`[N, C]`, one row per example), with more channels than a vector.
+    @Test(arguments: [Activation.none, .relu, .sigmoid])
+    func batchNormRowsGradients(activation: Activation) {
+      var rng = TestRNG(10)
+      let x = rng.uniform([5, 19], -1, 2)
+      let gamma = rng.uniform([19], 0.5, 1.5), beta = rng.uniform([19], -0.5, 0.5)
+      let mm = Tensor(zeros: [19]), mv = Tensor(repeating: 1, shape: [19])
+      for train in [true, false] {
+        checkGradients("batchNorm rows + \(activation), train \(train)", wrt: [x, gamma, beta],
+                       train: train, skipKinks: activation == .relu) {
+          batchNorm(x, gamma: gamma, beta: beta, movingMean: mm, movingVar: mv, eps: 1e-5,
+                    momentum: 0.9, activation: activation)
+        }
+      }
+    }
+
     @Test(arguments: [Activation.relu, .sigmoid])
     func batchNormWithActivationGradients(activation: Activation) {
       var rng = TestRNG(9)

@@ -12,6 +12,11 @@ public struct ConvGeometry: Equatable, Sendable {
   public var patchSize: Int { channels * kernelH * kernelW }
   public var outPixels: Int { outH * outW }
   public var inPixels: Int { height * width }
+  /// Stride 1 and no padding (LeNet's convolutions): every kernel tap reads a full
+  /// `outH x outW` window of the input, so its unfolded row is `outH` copies of `outW`
+  /// floats with no bounds to check. LeNet's rows are 24 and 8 floats long, and the
+  /// general path's per-row padding arithmetic took most of its unfolding time.
+  var isUnpaddedStrideOne: Bool { strideH == 1 && strideW == 1 && padH == 0 && padW == 0 }
 }
 
 /// Unfolds `images` consecutive images into columns: `col[r, b * P + p]` is
@@ -56,6 +61,14 @@ func im2col(
       if let shift = SamePlaneShift(g, ki: ki, kj: kj) {
         for b in 0..<images {
           shift.copy(from: input + (b * g.channels + c) * g.inPixels, to: col + r * rowLength + b * P)
+        }
+        continue
+      }
+      if g.isUnpaddedStrideOne {
+        for b in 0..<images {
+          let src = input + (b * g.channels + c) * g.inPixels + ki * g.width + kj
+          let dst = col + r * rowLength + b * P
+          for y in 0..<g.outH { copyFloats(src + y * g.width, to: dst + y * g.outW, count: g.outW) }
         }
         continue
       }
@@ -115,6 +128,26 @@ func copyFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>
   if i + 2 < count { dst[i + 2] = src[i + 2] }
 }
 
+/// `dst[i] += src[i]` for `count` floats, with vector loads and stores (see `copyFloats`).
+@inline(__always)
+func addFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+  var i = 0
+  while i + 16 <= count {
+    store16(load16(dst + i) + load16(src + i), dst + i)
+    i += 16
+  }
+  if i + 8 <= count {
+    let a = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
+    let b = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD8<Float>.self)
+    i += 8
+  }
+  while i < count {
+    dst[i] += src[i]
+    i += 1
+  }
+}
+
 /// The adjoint of `im2col`: adds each column entry back into the image
 /// element it was copied from (`grad` accumulates). Entries that stand for padding may be
 /// zeroed in `col`, which is scratch.
@@ -154,6 +187,14 @@ func col2im(
         if let shift = SamePlaneShift(g, ki: ki, kj: kj) {
           for b in 0..<images {
             shift.add(from: col + r * rowLength + b * P, to: grad + (b * g.channels + c) * g.inPixels)
+          }
+          continue
+        }
+        if g.isUnpaddedStrideOne {
+          for b in 0..<images {
+            let dst = grad + (b * g.channels + c) * g.inPixels + ki * g.width + kj
+            let src = col + r * rowLength + b * P
+            for y in 0..<g.outH { addFloats(src + y * g.outW, to: dst + y * g.width, count: g.outW) }
           }
           continue
         }

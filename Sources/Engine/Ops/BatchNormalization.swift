@@ -24,6 +24,12 @@ public func batchNorm(
   let stats = Tensor(uninitializedShape: [2, c])
   let mean = stats.data, invStd = stats.data + c
   let y = Tensor(uninitializedShape: x.shape)
+  if pixels == 1 {
+    batchNormRowsForward(
+      x.data, rows: n, channels: c, gamma: gamma.data, beta: beta.data,
+      movingMean: movingMean.data, movingVar: movingVar.data, eps: eps, momentum: momentum,
+      training: training, relu: activation == .relu, mean: mean, invStd: invStd, into: y.data)
+  } else {
   nonisolated(unsafe) let p = (x.data, y.data, gamma.data, beta.data, movingMean.data, movingVar.data, mean, invStd)
   parallelRanges(c) { channels in
     let (xp, yp, gp, bp, mm, mv, mean, invStd) = p
@@ -61,6 +67,7 @@ public func batchNorm(
       }
     }
   }
+  }
   // Over the whole tensor at once: a dense layer's batch norm has one value per channel and
   // example, too few for the vector exponential one channel at a time.
   if activation == .sigmoid { parallelSigmoid(y.data, y.data, count: y.count) }
@@ -76,6 +83,13 @@ public func batchNorm(
     let dx = x.requiresGrad ? x.gradBuffer() : nil
     let dgamma = gamma.requiresGrad ? gamma.gradBuffer() : nil
     let dbeta = beta.requiresGrad ? beta.gradBuffer() : nil
+    if pixels == 1 {
+      batchNormRowsBackward(
+        x.data, dy.data, rows: n, channels: c, gamma: gamma.data, beta: beta.data,
+        mean: mean, invStd: invStd, training: training, relu: masked, dx: dx, dgamma: dgamma,
+        dbeta: dbeta)
+      return
+    }
     nonisolated(unsafe) let q = (x.data, dy.data, gamma.data, beta.data, dx, dgamma, dbeta, stats)
     parallelRanges(c) { channels in
       let (xp, gy, gp, bp, dx, dgamma, dbeta, stats) = q
@@ -122,6 +136,102 @@ public func batchNorm(
           }
         }
       }
+    }
+  }
+}
+
+/// `batchNorm`'s forward pass over `[rows, channels]` (after a dense layer): one pass down the
+/// rows for the moments and one for the output, each a loop along a row, so that the inner
+/// loops run over contiguous channels. Channel by channel, as for images, each step of the
+/// inner loop was a single value `channels` floats from the last, and LeNet-BN's two dense
+/// batch norms, 30,000 values, took a tenth of its training step.
+private func batchNormRowsForward(
+  _ x: UnsafePointer<Float>, rows n: Int, channels c: Int, gamma: UnsafePointer<Float>,
+  beta: UnsafePointer<Float>, movingMean mm: UnsafeMutablePointer<Float>,
+  movingVar mv: UnsafeMutablePointer<Float>, eps: Float, momentum: Float, training: Bool,
+  relu: Bool, mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
+  into y: UnsafeMutablePointer<Float>
+) {
+  let work = Tensor(uninitializedShape: [4, c])
+  let d = work.data, dd = d + c, scale = d + 2 * c, shift = d + 3 * c
+  d.update(repeating: 0, count: 2 * c)
+  if training {
+    // Moments about the first row, as in the image case, so that they do not cancel.
+    for b in 0..<n {
+      let row = x + b * c
+      for ch in 0..<c {
+        let v = row[ch] - x[ch]
+        d[ch] += v
+        dd[ch] += v * v
+      }
+    }
+  }
+  let m = Float(n)
+  for ch in 0..<c {
+    var mu = mm[ch], variance = mv[ch]
+    if training {
+      mu = x[ch] + d[ch] / m
+      variance = max(dd[ch] / m - (d[ch] / m) * (d[ch] / m), 0)
+      mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
+      mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
+    }
+    let inv = 1 / (variance + eps).squareRoot()
+    mean[ch] = mu
+    invStd[ch] = inv
+    scale[ch] = gamma[ch] * inv
+    shift[ch] = beta[ch] - mu * gamma[ch] * inv
+  }
+  for b in 0..<n {
+    let src = x + b * c, dst = y + b * c
+    if relu {
+      for ch in 0..<c { dst[ch] = max(src[ch] * scale[ch] + shift[ch], 0) }
+    } else {
+      for ch in 0..<c { dst[ch] = src[ch] * scale[ch] + shift[ch] }
+    }
+  }
+}
+
+/// `batchNorm`'s backward pass over `[rows, channels]`, row by row like
+/// `batchNormRowsForward`; `relu` takes the ReLU's derivative from the input.
+private func batchNormRowsBackward(
+  _ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, rows n: Int, channels c: Int,
+  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+  invStd: UnsafePointer<Float>, training: Bool, relu: Bool, dx: UnsafeMutablePointer<Float>?,
+  dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?
+) {
+  let work = Tensor(uninitializedShape: [6, c])
+  let sumDy = work.data, sumDyX = sumDy + c, scale = sumDy + 2 * c, shift = sumDy + 3 * c
+  let a = sumDy + 4 * c, bcoef = sumDy + 5 * c
+  sumDy.update(repeating: 0, count: 2 * c)
+  for ch in 0..<c {
+    scale[ch] = gamma[ch] * invStd[ch]
+    shift[ch] = beta[ch] - mean[ch] * gamma[ch] * invStd[ch]
+  }
+  for b in 0..<n {
+    let xr = x + b * c, gr = gy + b * c
+    for ch in 0..<c {
+      let g = !relu || xr[ch] * scale[ch] + shift[ch] > 0 ? gr[ch] : 0
+      sumDy[ch] += g
+      sumDyX[ch] += g * xr[ch]
+    }
+  }
+  let m = Float(n)
+  for ch in 0..<c {
+    let sumDyXhat = (sumDyX[ch] - mean[ch] * sumDy[ch]) * invStd[ch]
+    dgamma?[ch] += sumDyXhat
+    dbeta?[ch] += sumDy[ch]
+    a[ch] = training ? sumDy[ch] / m : 0
+    bcoef[ch] = training ? sumDyXhat / m : 0
+  }
+  guard let dx else { return }
+  // dx = gamma * inv / m * (m * dy - Σdy - xhat * Σ(dy * xhat)); in prediction mode a and
+  // bcoef are 0 and this is gamma * inv * dy.
+  for b in 0..<n {
+    let xr = x + b * c, gr = gy + b * c, dr = dx + b * c
+    for ch in 0..<c {
+      let v = xr[ch]
+      let g = !relu || v * scale[ch] + shift[ch] > 0 ? gr[ch] : 0
+      dr[ch] += scale[ch] * (g - a[ch] - (v - mean[ch]) * invStd[ch] * bcoef[ch])
     }
   }
 }
