@@ -264,11 +264,14 @@ extension EngineTests {
     /// `Sequential` runs a BatchNorm followed by a ReLU or sigmoid as one fused operation:
     /// the same values and gradients as the two layers one after the other, in training and
     /// in prediction mode. Planes of 25 pixels take the vector loop of the ReLU's masked sums
-    /// once, and its scalar tail.
-    @Test(arguments: [(Activation.relu, true), (.sigmoid, true), (.relu, false)])
-    func sequentialFusesBatchNormAndActivation(activation: Activation, train: Bool) {
+    /// once, and its scalar tail, and their sigmoid is taken plane by plane; `[6, 20]` is a
+    /// dense layer's batch norm, row by row.
+    @Test(arguments: [(Activation.relu, true), (.sigmoid, true), (.relu, false), (.sigmoid, false)],
+          [[4, 3, 5, 5], [6, 20]])
+    func sequentialFusesBatchNormAndActivation(activation: (Activation, Bool), shape: [Int]) {
+      let (activation, train) = activation
       var rng = TestRNG(29)
-      let x = rng.uniform([4, 3, 5, 5], -1, 2)
+      let x = rng.uniform(shape, -1, 2)
       let norm = BatchNorm(), act = ActivationLayer(activation)
       let fused = Sequential([norm, act])
       func run(_ body: () -> Tensor) -> (values: [Float], grad: [Float], gamma: [Float]) {

@@ -68,7 +68,7 @@ func im2col(
         for b in 0..<images {
           let src = input + (b * g.channels + c) * g.inPixels + ki * g.width + kj
           let dst = col + r * rowLength + b * P
-          for y in 0..<g.outH { copyFloats(src + y * g.width, to: dst + y * g.outW, count: g.outW) }
+          copyWindowRows(src, rowStride: g.width, rows: g.outH, width: g.outW, to: dst)
         }
         continue
       }
@@ -126,6 +126,25 @@ func copyFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>
   if i < count { dst[i] = src[i] }
   if i + 1 < count { dst[i + 1] = src[i + 1] }
   if i + 2 < count { dst[i + 2] = src[i + 2] }
+}
+
+/// Copies `rows` rows of `width` floats, `rowStride` apart, into consecutive rows: one
+/// unfolded row of an unpadded stride-1 convolution. Widths that are whole vectors (LeNet's
+/// 24 and 8) are copied without `copyFloats`'s tail tests.
+@inline(__always)
+func copyWindowRows(
+  _ src: UnsafePointer<Float>, rowStride: Int, rows: Int, width: Int,
+  to dst: UnsafeMutablePointer<Float>
+) {
+  if width % 8 == 0 {
+    let vectors = width / 8
+    for y in 0..<rows {
+      let s = src + y * rowStride, d = dst + y * width
+      for v in 0..<vectors { copyVector(SIMD8<Float>.self, s + 8 * v, d + 8 * v) }
+    }
+  } else {
+    for y in 0..<rows { copyFloats(src + y * rowStride, to: dst + y * width, count: width) }
+  }
 }
 
 /// `dst[i] += src[i]` for `count` floats, with vector loads and stores (see `copyFloats`).

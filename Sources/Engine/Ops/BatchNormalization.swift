@@ -24,6 +24,9 @@ public func batchNorm(
   let stats = Tensor(uninitializedShape: [2, c])
   let mean = stats.data, invStd = stats.data + c
   let y = Tensor(uninitializedShape: x.shape)
+  // A plane of at least a vector takes its sigmoid while it is still in cache; below that
+  // (dense layers, 1x1 planes) the vector exponential needs the whole tensor at once.
+  let sigmoidPerPlane = activation == .sigmoid && pixels >= 16
   if pixels == 1 {
     batchNormRowsForward(
       x.data, rows: n, channels: c, gamma: gamma.data, beta: beta.data,
@@ -63,6 +66,7 @@ public func batchNorm(
           for i in 0..<pixels { dst[i] = max(src[i] * scale + shift, 0) }
         } else {
           for i in 0..<pixels { dst[i] = src[i] * scale + shift }
+          if sigmoidPerPlane { vectorSigmoid(dst, dst, pixels) }
         }
       }
     }
@@ -70,7 +74,7 @@ public func batchNorm(
   }
   // Over the whole tensor at once: a dense layer's batch norm has one value per channel and
   // example, too few for the vector exponential one channel at a time.
-  if activation == .sigmoid { parallelSigmoid(y.data, y.data, count: y.count) }
+  if activation == .sigmoid && !sigmoidPerPlane { parallelSigmoid(y.data, y.data, count: y.count) }
   // The output is kept only for an activation's derivative: without one, it is freed as soon
   // as the layer after it has run.
   // A ReLU's derivative is taken from the input (see `reluMaskedSums`), so only a sigmoid
@@ -78,8 +82,12 @@ public func batchNorm(
   let activated = activation == .sigmoid ? y : nil
   let masked = activation == .relu
   return Autograd.record(y, [x, gamma, beta]) { dyAfterActivation in
-    let dy = activated.map { activationGrad(activation, output: $0, grad: dyAfterActivation) }
+    // The sigmoid's derivative goes into the gradient in place: for planes, one plane at a
+    // time in the sums pass below, while that plane is in cache; otherwise here, in one pass.
+    let dy = sigmoidPerPlane ? dyAfterActivation
+      : activated.map { activationGrad(activation, output: $0, grad: dyAfterActivation) }
       ?? dyAfterActivation
+    let sigmoidOutput = sigmoidPerPlane ? activated.map { UnsafePointer($0.data) } : nil
     let dx = x.requiresGrad ? x.gradBuffer() : nil
     let dgamma = gamma.requiresGrad ? gamma.gradBuffer() : nil
     let dbeta = beta.requiresGrad ? beta.gradBuffer() : nil
@@ -90,9 +98,9 @@ public func batchNorm(
         dbeta: dbeta)
       return
     }
-    nonisolated(unsafe) let q = (x.data, dy.data, gamma.data, beta.data, dx, dgamma, dbeta, stats)
+    nonisolated(unsafe) let q = (x.data, dy.data, gamma.data, beta.data, dx, dgamma, dbeta, stats, sigmoidOutput)
     parallelRanges(c) { channels in
-      let (xp, gy, gp, bp, dx, dgamma, dbeta, stats) = q
+      let (xp, gy, gp, bp, dx, dgamma, dbeta, stats, sigmoidOutput) = q
       let mean = stats.data, invStd = stats.data + c
       for ch in channels {
         let mu = mean[ch], inv = invStd[ch]
@@ -107,6 +115,10 @@ public func batchNorm(
             sumDy += s
             sumDyX += d
           } else {
+            if let yp = sigmoidOutput {
+              let g = gy + off, out = yp + off
+              for i in 0..<pixels { g[i] *= out[i] * (1 - out[i]) }
+            }
             sumDy += vectorSum(gy + off, pixels)
             sumDyX += vectorDot(gy + off, xp + off, pixels)
           }
