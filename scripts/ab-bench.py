@@ -10,17 +10,13 @@ Prints a Markdown table: training and inference examples/s, before / after, and 
 import argparse
 import json
 import statistics
-import subprocess
+
+from chapter_bench import chapter_bench
 
 
 def bench(binary, model, config, steps, threads):
-    cmd = [binary, "bench", "--model", model, "--steps", str(steps), "--threads", str(threads),
-           "--json"]
-    if config != "book":
-        resize, batch = config.split("x")
-        cmd += ["--resize", resize, "--batch", batch]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    r = json.loads(out.strip().splitlines()[-1])
+    size = None if config == "book" else tuple(int(v) for v in config.split("x"))
+    r = chapter_bench(binary, model, threads, steps, size)
     return r["train_examples_per_s"], r["infer_examples_per_s"]
 
 

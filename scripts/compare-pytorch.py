@@ -34,6 +34,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import torch_env  # noqa: E402
+from chapter_bench import chapter_bench  # noqa: E402
 CHAPTER = os.path.join(ROOT, ".build/release/chapter")
 # Our model name -> the anchor script's, its section, and the "small" configuration.
 MODELS = {
@@ -93,12 +94,7 @@ def anchors(path):
 
 
 def ours(model, size, threads, steps):
-    cmd = [CHAPTER, "bench", "--model", model, "--threads", str(threads), "--steps", str(steps),
-           "--json"]
-    if size:
-        cmd += ["--resize", str(size[0]), "--batch", str(size[1])]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return chapter_bench(CHAPTER, model, threads, steps, size, cwd=ROOT)
 
 
 def theirs(python, script, model, config, size, threads, min_time):

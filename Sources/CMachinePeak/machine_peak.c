@@ -17,7 +17,8 @@ static double now_seconds(void) {
 #define CHAINS 12
 #define BLOCK 4096
 // An empty asm that claims to read and change every chain: the compiler must then do each
-// round of FMAs in registers, and can neither merge rounds nor drop them.
+// round of FMAs in registers, and can neither merge rounds nor drop them (nor the last:
+// each round's results are read by the next asm, so no sum of them is needed afterwards).
 #if defined(__x86_64__)
 #define KEEP(acc)                                                      \
   __asm__ volatile(""                                                  \
@@ -29,69 +30,35 @@ static double now_seconds(void) {
 #define KEEP(acc) __asm__ volatile("" : : "r"(acc) : "memory")
 #endif
 
+// One timing loop per vector type, the same in all but the type: VEC, its broadcast SET1, its
+// fused multiply-add FMA and its floats per vector LANES; ATTR enables its instructions.
+#define DEFINE_FMA_RUN(NAME, ATTR, VEC, SET1, FMA, LANES)                           \
+  ATTR static double NAME(double seconds) {                                         \
+    VEC acc[CHAINS];                                                               \
+    for (int k = 0; k < CHAINS; k++) acc[k] = SET1(1.0f + 0.001f * (float)k);      \
+    const VEC scale = SET1(0.9999999f), shift = SET1(1e-7f);                        \
+    long blocks = 0;                                                               \
+    double start = now_seconds(), elapsed;                                         \
+    do {                                                                           \
+      for (int i = 0; i < BLOCK; i++) {                                            \
+        for (int k = 0; k < CHAINS; k++) acc[k] = FMA(acc[k], scale, shift);       \
+        KEEP(acc);                                                                 \
+      }                                                                            \
+      blocks++;                                                                    \
+      elapsed = now_seconds() - start;                                             \
+    } while (elapsed < seconds);                                                   \
+    return (double)blocks * BLOCK * CHAINS * LANES * 2 / elapsed;                  \
+  }
+
+#define SCALAR_SET1(v) (v)
+
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) static double run_avx512(double seconds) {
-  __m512 acc[CHAINS];
-  for (int k = 0; k < CHAINS; k++) acc[k] = _mm512_set1_ps(1.0f + 0.001f * (float)k);
-  const __m512 scale = _mm512_set1_ps(0.9999999f), shift = _mm512_set1_ps(1e-7f);
-  long blocks = 0;
-  double start = now_seconds(), elapsed;
-  do {
-    for (int i = 0; i < BLOCK; i++) {
-      for (int k = 0; k < CHAINS; k++) acc[k] = _mm512_fmadd_ps(acc[k], scale, shift);
-      KEEP(acc);
-    }
-    blocks++;
-    elapsed = now_seconds() - start;
-  } while (elapsed < seconds);
-  __m512 sum = acc[0];
-  for (int k = 1; k < CHAINS; k++) sum = _mm512_add_ps(sum, acc[k]);
-  volatile float sink = _mm512_reduce_add_ps(sum);
-  (void)sink;
-  return (double)blocks * BLOCK * CHAINS * 16 * 2 / elapsed;
-}
-
-__attribute__((target("avx2,fma"))) static double run_avx2(double seconds) {
-  __m256 acc[CHAINS];
-  for (int k = 0; k < CHAINS; k++) acc[k] = _mm256_set1_ps(1.0f + 0.001f * (float)k);
-  const __m256 scale = _mm256_set1_ps(0.9999999f), shift = _mm256_set1_ps(1e-7f);
-  long blocks = 0;
-  double start = now_seconds(), elapsed;
-  do {
-    for (int i = 0; i < BLOCK; i++) {
-      for (int k = 0; k < CHAINS; k++) acc[k] = _mm256_fmadd_ps(acc[k], scale, shift);
-      KEEP(acc);
-    }
-    blocks++;
-    elapsed = now_seconds() - start;
-  } while (elapsed < seconds);
-  __m256 sum = acc[0];
-  for (int k = 1; k < CHAINS; k++) sum = _mm256_add_ps(sum, acc[k]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  volatile float sink = lanes[0] + lanes[7];
-  (void)sink;
-  return (double)blocks * BLOCK * CHAINS * 8 * 2 / elapsed;
-}
+DEFINE_FMA_RUN(run_avx512, __attribute__((target("avx512f"))), __m512, _mm512_set1_ps,
+               _mm512_fmadd_ps, 16)
+DEFINE_FMA_RUN(run_avx2, __attribute__((target("avx2,fma"))), __m256, _mm256_set1_ps,
+               _mm256_fmadd_ps, 8)
 #endif
-
-static double run_scalar(double seconds) {
-  float acc[CHAINS];
-  for (int k = 0; k < CHAINS; k++) acc[k] = 1.0f + 0.001f * (float)k;
-  long blocks = 0;
-  double start = now_seconds(), elapsed;
-  do {
-    for (int i = 0; i < BLOCK; i++) {
-      for (int k = 0; k < CHAINS; k++) acc[k] = fmaf(acc[k], 0.9999999f, 1e-7f);
-      KEEP(acc);
-    }
-    blocks++;
-    elapsed = now_seconds() - start;
-  } while (elapsed < seconds);
-  volatile float sink = acc[0] + acc[CHAINS - 1];
-  (void)sink;
-  return (double)blocks * BLOCK * CHAINS * 2 / elapsed;
-}
+DEFINE_FMA_RUN(run_scalar, , float, SCALAR_SET1, fmaf, 1)
 
 double machine_peak_fma_flops(double seconds, int *width) {
 #if defined(__x86_64__)

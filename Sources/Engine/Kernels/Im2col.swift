@@ -23,16 +23,18 @@ public struct ConvGeometry: Equatable, Sendable {
 /// input element (c, y*sh - ph + ki, x*sw - pw + kj) of image b, where
 /// r = (c*kh + ki)*kw + kj and p = y*outW + x; zero outside the image.
 /// Batching images side by side gives GEMMs wide enough to reach OpenBLAS's peak.
-/// With `rows`, only those rows are unfolded, the first of them at `col`.
+/// With `rows`, only those rows are unfolded, the first of them at `col`. `taps` is `g`'s
+/// table when its output plane is small (`SmallPlaneTaps`), made once per convolution by
+/// its `ConvPlan`; without it, one is made here.
 func im2col(
   _ input: UnsafePointer<Float>, images: Int, _ g: ConvGeometry, rows: Range<Int>? = nil,
-  into out: UnsafeMutablePointer<Float>
+  taps: SmallPlaneTaps? = nil, into out: UnsafeMutablePointer<Float>
 ) {
   let P = g.outPixels
   let rowLength = images * P
   let all = rows ?? 0..<g.patchSize
   if P <= SmallPlaneTaps.maxPixels {
-    SmallPlaneTaps(g).withSources { sources in
+    (taps ?? SmallPlaneTaps(g)).withSources { sources in
       nonisolated(unsafe) let captured = (input, out - all.lowerBound * rowLength, sources)
       parallelRanges(all.count, minPerThread: max(1, 4096 / max(rowLength, 1))) { part in
         let (input, col, sources) = captured
@@ -169,16 +171,16 @@ func addFloats(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>,
 
 /// The adjoint of `im2col`: adds each column entry back into the image
 /// element it was copied from (`grad` accumulates). Entries that stand for padding may be
-/// zeroed in `col`, which is scratch.
+/// zeroed in `col`, which is scratch. `taps` as for `im2col`.
 func col2im(
-  _ col: UnsafeMutablePointer<Float>, images: Int, _ g: ConvGeometry,
+  _ col: UnsafeMutablePointer<Float>, images: Int, _ g: ConvGeometry, taps: SmallPlaneTaps? = nil,
   into grad: UnsafeMutablePointer<Float>
 ) {
   let P = g.outPixels
   let rowLength = images * P
   let kk = g.kernelH * g.kernelW
   if P <= SmallPlaneTaps.maxPixels {
-    SmallPlaneTaps(g).withSources { sources in
+    (taps ?? SmallPlaneTaps(g)).withSources { sources in
       nonisolated(unsafe) let captured = (col, grad, sources)
       parallelRanges(g.channels, minPerThread: 1) { channels in
         let (col, grad, sources) = captured
@@ -319,6 +321,11 @@ struct SamePlaneShift {
 struct SmallPlaneTaps {
   static let maxPixels = 16
   let sources: [Int32]
+
+  /// The table for `g` when its output plane has at most `maxPixels` pixels, else nil.
+  static func forSmallPlane(_ g: ConvGeometry) -> SmallPlaneTaps? {
+    g.outPixels <= maxPixels ? SmallPlaneTaps(g) : nil
+  }
 
   init(_ g: ConvGeometry) {
     var sources = [Int32](repeating: -1, count: g.kernelH * g.kernelW * g.outPixels)

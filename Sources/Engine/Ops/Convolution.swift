@@ -82,7 +82,7 @@ func kernelWindow(_ w: Tensor, _ live: LiveKernelWindow) -> Tensor {
     }
   }
   let (src, dst) = (UnsafePointer(w.data), window.data)
-  forEachRow { full, part in (dst + part).update(from: src + full, count: ww) }
+  forEachRow { full, part in copyFloats(src + full, to: dst + part, count: ww) }
   let slot = w.gradientSlotIfRequired
   return Autograd.record(window, [w]) { dWindow in
     guard let dw = slot?.buffer() else { return }
@@ -152,7 +152,8 @@ struct ConvPlan {
   /// it was used for those too).
   let dataGradientAsConvolution: Bool
   /// The geometry that unfolds the output gradient for `dataGradientAsConvolution`.
-  var outputGradientGeometry: ConvGeometry {
+  var outputGradientGeometry: ConvGeometry { Self.outputGradientGeometry(g, outChannels: outChannels) }
+  private static func outputGradientGeometry(_ g: ConvGeometry, outChannels: Int) -> ConvGeometry {
     var d = g
     d.channels = outChannels
     return d
@@ -179,7 +180,15 @@ struct ConvPlan {
       && g.outH == g.height && g.outW == g.width && outChannels <= g.channels
     let rows = max(128, (64 << 10) / max(groupImages * g.outPixels, 1))
     unfoldRows = min(g.patchSize, max(1, rows))
+    unfoldTaps = pointwise ? nil : SmallPlaneTaps.forSmallPlane(g)
+    outputGradientTaps = dataGradientAsConvolution
+      ? SmallPlaneTaps.forSmallPlane(Self.outputGradientGeometry(g, outChannels: outChannels)) : nil
   }
+
+  /// Where the unfolding's taps read on small output planes, for `g` and for
+  /// `outputGradientGeometry`: made once here rather than on every group's unfolding.
+  let unfoldTaps: SmallPlaneTaps?
+  let outputGradientTaps: SmallPlaneTaps?
 
   /// Rows of the output gradient's unfolding: `outChannels x kh x kw`.
   var outputGradientPatch: Int { outChannels * g.kernelH * g.kernelW }
@@ -224,7 +233,7 @@ func convForward(
         let out = G > 1 ? channelMajor : yi
         if !plan.pointwise {
           for rows in plan.unfoldChunks {
-            im2col(xi, images: count, g, rows: rows, into: col)
+            im2col(xi, images: count, g, rows: rows, taps: plan.unfoldTaps, into: col)
             gemm(m: o, n: n, k: rows.count, wp + rows.lowerBound, lda: K, col, ldb: n,
                  beta: rows.lowerBound == 0 ? 0 : 1, out, ldc: n)
           }
@@ -292,7 +301,7 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
         if let dwt {
           if !plan.pointwise {
             for rows in plan.unfoldChunks {
-              im2col(xi, images: count, g, rows: rows, into: col)
+              im2col(xi, images: count, g, rows: rows, taps: plan.unfoldTaps, into: col)
               gemm(transB: true, m: o, n: rows.count, k: n, dzg, lda: n, col, ldb: n, beta: 1,
                    dwt + rows.lowerBound, ldc: K)
             }
@@ -310,12 +319,12 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
         // Groups compute the input gradient channel-major and add it in with the scatter.
         let into = G > 1 ? dxt : dxi
         if let turned {
-          im2col(dzi, images: count, dzGeometry, into: col)
+          im2col(dzi, images: count, dzGeometry, taps: plan.outputGradientTaps, into: col)
           gemm(m: C, n: n, k: dzPatch, turned, lda: dzPatch, col, ldb: n, beta: G > 1 ? 0 : 1,
                into, ldc: n)
         } else if !plan.pointwise {
           gemm(transA: true, m: K, n: n, k: o, wp, lda: K, dzg, ldb: n, col, ldc: n)
-          col2im(col, images: count, g, into: dxi)
+          col2im(col, images: count, g, taps: plan.unfoldTaps, into: dxi)
           continue
         } else {
           gemm(transA: true, m: K, n: n, k: o, wp, lda: K, dzg, ldb: n, beta: G > 1 ? 0 : 1,
