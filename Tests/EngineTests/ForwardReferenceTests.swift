@@ -33,9 +33,12 @@ extension EngineTests {
       ConvCase(n: 3, c: 30, h: 16, w: 16, o: 3, k: 3, padding: 1, activation: .relu),
       ConvCase(n: 2, c: 15, h: 16, w: 16, o: 2, k: 3, stride: 1),
       ConvCase(n: 2, c: 18, h: 20, w: 20, o: 2, k: 5, padding: 2),
-      // LeNet's two convolutions, unpadded at stride 1: output rows of 24 and 8 floats.
+      // LeNet's two convolutions, unpadded at stride 1, output rows of 24 and 8 floats: the
+      // direct kernel (DirectConvolution), with a tile of three runs whose last tile repeats
+      // a run, and five outputs (a tile of four and one of one).
       ConvCase(n: 3, c: 1, h: 28, w: 28, o: 6, k: 5),
       ConvCase(n: 5, c: 6, h: 12, w: 12, o: 16, k: 5),
+      ConvCase(n: 2, c: 3, h: 6, w: 18, o: 5, k: 3, bias: false, activation: .relu),
     ]
 
     @Test(arguments: convCases)

@@ -49,6 +49,8 @@ extension EngineTests {
       // (ConvGeometry.isUnpaddedStrideOne), rows of 8 + 1 and 16 + 3 floats.
       ConvCase(n: 2, c: 2, h: 12, w: 11, o: 3, kh: 5, kw: 3),
       ConvCase(n: 2, c: 1, h: 5, w: 21, o: 2, kh: 3, kw: 3, activation: .sigmoid),
+      // Output rows of whole vectors: the forward pass is DirectConvolution's.
+      ConvCase(n: 2, c: 2, h: 6, w: 10, o: 3, kh: 3, kw: 3, activation: .sigmoid),
     ]
 
     @Test(arguments: convCases)

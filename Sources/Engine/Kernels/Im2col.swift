@@ -215,7 +215,9 @@ func col2im(
           for b in 0..<images {
             let dst = grad + (b * g.channels + c) * g.inPixels + ki * g.width + kj
             let src = col + r * rowLength + b * P
-            for y in 0..<g.outH { addFloats(src + y * g.outW, to: dst + y * g.width, count: g.outW) }
+            for y in 0..<g.outH {
+              addFloats(src + y * g.outW, to: dst + y * g.width, count: g.outW)
+            }
           }
           continue
         }

@@ -33,44 +33,45 @@ public func batchNorm(
       movingMean: movingMean.data, movingVar: movingVar.data, eps: eps, momentum: momentum,
       training: training, relu: activation == .relu, mean: mean, invStd: invStd, into: y.data)
   } else {
-  nonisolated(unsafe) let p = (x.data, y.data, gamma.data, beta.data, movingMean.data, movingVar.data, mean, invStd)
-  parallelRanges(c) { channels in
-    let (xp, yp, gp, bp, mm, mv, mean, invStd) = p
-    for ch in channels {
-      var mu: Float, variance: Float
-      if training {
-        // One pass: sums of x - s and (x - s)^2 about one of the channel's own values, so
-        // that the difference of the two moments does not cancel (x ~ 100 with a spread of 1).
-        let s = xp[ch * pixels]
-        var d: Float = 0, dd: Float = 0
-        for b in 0..<n {
-          let (a, q) = vectorShiftedMoments(xp + (b * c + ch) * pixels, pixels, shift: s)
-          d += a
-          dd += q
-        }
-        mu = s + d / m
-        variance = max(dd / m - (d / m) * (d / m), 0)
-        mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
-        mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
-      } else {
-        mu = mm[ch]
-        variance = mv[ch]
-      }
-      let inv = 1 / (variance + eps).squareRoot()
-      mean[ch] = mu
-      invStd[ch] = inv
-      let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
-      for b in 0..<n {
-        let src = xp + (b * c + ch) * pixels, dst = yp + (b * c + ch) * pixels
-        if activation == .relu {
-          for i in 0..<pixels { dst[i] = max(src[i] * scale + shift, 0) }
+    nonisolated(unsafe) let p = (
+      x.data, y.data, gamma.data, beta.data, movingMean.data, movingVar.data, mean, invStd)
+    parallelRanges(c) { channels in
+      let (xp, yp, gp, bp, mm, mv, mean, invStd) = p
+      for ch in channels {
+        var mu: Float, variance: Float
+        if training {
+          // One pass: sums of x - s and (x - s)^2 about one of the channel's own values, so
+          // that the difference of the two moments does not cancel (x ~ 100 with a spread of 1).
+          let s = xp[ch * pixels]
+          var d: Float = 0, dd: Float = 0
+          for b in 0..<n {
+            let (a, q) = vectorShiftedMoments(xp + (b * c + ch) * pixels, pixels, shift: s)
+            d += a
+            dd += q
+          }
+          mu = s + d / m
+          variance = max(dd / m - (d / m) * (d / m), 0)
+          mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
+          mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
         } else {
-          for i in 0..<pixels { dst[i] = src[i] * scale + shift }
-          if sigmoidPerPlane { vectorSigmoid(dst, dst, pixels) }
+          mu = mm[ch]
+          variance = mv[ch]
+        }
+        let inv = 1 / (variance + eps).squareRoot()
+        mean[ch] = mu
+        invStd[ch] = inv
+        let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
+        for b in 0..<n {
+          let src = xp + (b * c + ch) * pixels, dst = yp + (b * c + ch) * pixels
+          if activation == .relu {
+            for i in 0..<pixels { dst[i] = max(src[i] * scale + shift, 0) }
+          } else {
+            for i in 0..<pixels { dst[i] = src[i] * scale + shift }
+            if sigmoidPerPlane { vectorSigmoid(dst, dst, pixels) }
+          }
         }
       }
     }
-  }
   }
   // Over the whole tensor at once: a dense layer's batch norm has one value per channel and
   // example, too few for the vector exponential one channel at a time.
@@ -98,7 +99,8 @@ public func batchNorm(
         dbeta: dbeta)
       return
     }
-    nonisolated(unsafe) let q = (x.data, dy.data, gamma.data, beta.data, dx, dgamma, dbeta, stats, sigmoidOutput)
+    nonisolated(unsafe) let q = (
+      x.data, dy.data, gamma.data, beta.data, dx, dgamma, dbeta, stats, sigmoidOutput)
     parallelRanges(c) { channels in
       let (xp, gy, gp, bp, dx, dgamma, dbeta, stats, sigmoidOutput) = q
       let mean = stats.data, invStd = stats.data + c

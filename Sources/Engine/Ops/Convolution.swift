@@ -152,7 +152,9 @@ struct ConvPlan {
   /// it was used for those too).
   let dataGradientAsConvolution: Bool
   /// The geometry that unfolds the output gradient for `dataGradientAsConvolution`.
-  var outputGradientGeometry: ConvGeometry { Self.outputGradientGeometry(g, outChannels: outChannels) }
+  var outputGradientGeometry: ConvGeometry {
+    Self.outputGradientGeometry(g, outChannels: outChannels)
+  }
   private static func outputGradientGeometry(_ g: ConvGeometry, outChannels: Int) -> ConvGeometry {
     var d = g
     d.channels = outChannels
@@ -213,6 +215,12 @@ func convForward(
 ) {
   let g = plan.g, o = plan.outChannels, C = g.channels, K = g.patchSize, P = g.outPixels
   let G = plan.groupImages, threads = plan.threads
+  if DirectConvolution.applies(g, outChannels: o) {
+    DirectConvolution.forward(
+      x.data, w.data, bias: bias, g, outChannels: o, images: plan.images, into: y.data)
+    biasActivate(y.data, images: plan.images, channels: o, pixels: P, bias: nil, act)
+    return
+  }
   if plan.singlePixel {
     gemm(transB: true, m: plan.images, n: o, k: C, x.data, lda: C, w.data, ldb: C, y.data, ldc: o)
     biasActivate(y.data, images: plan.images, channels: o, pixels: 1, bias: bias, act)
