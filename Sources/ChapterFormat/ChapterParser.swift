@@ -123,9 +123,20 @@ private struct Parser {
           "unterminated code fence: the \(fence) opened here is never closed, so it would swallow "
             + "the rest of the file; add a line \(fence) after the block's last line")
       }
+      let info = cmark_node_get_fence_info(n).map { String(cString: $0) } ?? ""
+      if ["swift", "output", "variant"].contains(ChapterParser.parseInfo(info).word),
+        let swallowed = swallowedOpening(after: start, before: end, char: open.char)
+      {
+        throw error(
+          start,
+          "\(Self.blockName(info)) has no closing fence: its text runs on into line "
+            + "\(swallowed)'s \(lines[swallowed - 1].trimmingTrailingSpaces), and the block "
+            + "ends at that block's closing fence instead; add a line "
+            + "\(String(repeating: open.char, count: open.count)) after the block's last line")
+      }
       fences.append(
         Fence(
-          info: cmark_node_get_fence_info(n).map { String(cString: $0) } ?? "",
+          info: info,
           literal: cmark_node_get_literal(n).map { String(cString: $0) } ?? "",
           startLine: start, endLine: end))
     }
@@ -167,6 +178,35 @@ private struct Parser {
     }
     let yaml = lines[1..<close].map { $0 + "\n" }.joined()
     return (yaml, close + 2)
+  }
+
+  /// The first line strictly between `start` and `end` that opens one of the chapter's own
+  /// blocks (a fence of the same character with the info string `swift`, `output` or
+  /// `variant`), if any. Inside a cell, output or variant such a line can only mean that
+  /// the block lost its closing fence: cmark then reads on to the next bare fence, the
+  /// closing fence of the block that line opens, and the missing fence would otherwise show
+  /// up as compiler errors in the prose it swallowed. (Other blocks, a ````markdown example
+  /// of the chapter format say, may hold such lines.)
+  func swallowedOpening(after start: Int, before end: Int, char: Character) -> Int? {
+    guard end > start + 1 else { return nil }
+    for line in (start + 1)..<end {
+      guard let marker = fenceMarker(line), marker.char == char else { continue }
+      let word = ChapterParser.parseInfo(String(marker.rest)).word
+      if ["swift", "output", "variant"].contains(word) { return line }
+    }
+    return nil
+  }
+
+  /// How an error names a block from its info string: "cell 'residual'", "variant
+  /// 'deeper'", "the output block", or "the swift block" for a cell without an id.
+  static func blockName(_ info: String) -> String {
+    let (word, attributes) = ChapterParser.parseInfo(info)
+    let value = { (key: String) in attributes.first { $0.0 == key }?.1 }
+    switch word {
+    case "swift": return value("cell").map { "cell '\($0)'" } ?? "the swift block"
+    case "variant": return value("name").map { "variant '\($0)'" } ?? "the variant block"
+    default: return "the \(word.isEmpty ? "code" : word) block"
+    }
   }
 
   /// The fence character, its count and what follows, if line `line` is a fence line.

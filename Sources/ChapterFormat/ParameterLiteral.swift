@@ -171,11 +171,15 @@ private enum LiteralItem {
 }
 
 /// A recursive-descent scanner over the literal grammar.
+///
+/// It reads Unicode scalars, as Swift's own lexer does, not Characters: a quote followed by
+/// a combining mark is one Character but two scalars, the quote and the mark, and a string
+/// literal that starts with a combining mark must end at its quote.
 private struct LiteralScanner {
-  private let chars: [Character]
+  private let chars: [Unicode.Scalar]
   private var i = 0
 
-  init(_ text: String) { chars = Array(text) }
+  init(_ text: String) { chars = Array(text.unicodeScalars) }
 
   var atEndAfterSpaces: Bool {
     mutating get {
@@ -184,13 +188,13 @@ private struct LiteralScanner {
     }
   }
 
-  private var peek: Character? { i < chars.count ? chars[i] : nil }
+  private var peek: Unicode.Scalar? { i < chars.count ? chars[i] : nil }
 
   private mutating func skipSpaces() {
-    while let c = peek, c.isWhitespace { i += 1 }
+    while let c = peek, c.properties.isWhitespace { i += 1 }
   }
 
-  private mutating func eat(_ c: Character) -> Bool {
+  private mutating func eat(_ c: Unicode.Scalar) -> Bool {
     skipSpaces()
     guard peek == c else { return false }
     i += 1
@@ -237,12 +241,10 @@ private struct LiteralScanner {
 
   private mutating func parseBool() -> Bool? {
     for (word, value) in [("true", true), ("false", false)] {
-      let end = i + word.count
-      guard end <= chars.count, String(chars[i..<end]) == word else { continue }
+      let end = i + word.unicodeScalars.count
+      guard end <= chars.count, chars[i..<end].elementsEqual(word.unicodeScalars) else { continue }
       // `trueValue` is an identifier, not the literal `true`.
-      if end < chars.count, chars[end].isLetter || chars[end].isNumber || chars[end] == "_" {
-        return nil
-      }
+      if end < chars.count, chars[end].continuesIdentifier { return nil }
       i = end
       return value
     }
@@ -252,12 +254,12 @@ private struct LiteralScanner {
   private mutating func parseString() -> String? {
     guard peek == "\"" else { return nil }
     i += 1
-    var out = ""
+    var out = String.UnicodeScalarView()
     while let c = peek {
       i += 1
       switch c {
-      case "\"": return out
-      case "\n", "\r\n", "\r": return nil
+      case "\"": return String(out)
+      case "\n", "\r": return nil
       case "\\":
         guard let e = peek else { return nil }
         i += 1
@@ -272,12 +274,12 @@ private struct LiteralScanner {
         case "u":
           guard eat("{") else { return nil }
           var hex = ""
-          while let h = peek, h.isHexDigit { hex.append(h); i += 1 }
+          while let h = peek, h.isASCIIHexDigit { hex.unicodeScalars.append(h); i += 1 }
           guard peek == "}", let code = UInt32(hex, radix: 16),
             let scalar = Unicode.Scalar(code)
           else { return nil }
           i += 1
-          out.unicodeScalars.append(scalar)
+          out.append(scalar)
         default: return nil  // includes `\(`: interpolation is not a literal
         }
       default: out.append(c)
@@ -302,13 +304,16 @@ private struct LiteralScanner {
     if peek == "e" || peek == "E" {
       i += 1
       text.append("e")
-      if peek == "+" || peek == "-" { text.append(peek!); i += 1 }
+      if let sign = peek, sign == "+" || sign == "-" {
+        text.unicodeScalars.append(sign)
+        i += 1
+      }
       guard let exponent = scanDigits() else { return nil }
       text += exponent
       isDouble = true
     }
     // A number glued to letters (`12px`, `0x1F`) is not a literal of the grammar.
-    if let c = peek, c.isLetter || c == "_" || c == "." { return nil }
+    if let c = peek, c.properties.isAlphabetic || c == "_" || c == "." { return nil }
     if isDouble {
       guard let d = Double(text), d.isFinite else { return nil }
       return .double(d)
@@ -321,10 +326,21 @@ private struct LiteralScanner {
     guard let first = peek, first.isASCIIDigit else { return nil }
     var out = ""
     while let c = peek, c.isASCIIDigit || c == "_" {
-      if c != "_" { out.append(c) }
+      if c != "_" { out.unicodeScalars.append(c) }
       i += 1
     }
     return out
+  }
+}
+
+extension Unicode.Scalar {
+  var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+  var isASCIIHexDigit: Bool {
+    isASCIIDigit || ("a"..."f").contains(self) || ("A"..."F").contains(self)
+  }
+  /// A letter, digit or underscore: what may follow inside an identifier.
+  var continuesIdentifier: Bool {
+    properties.isAlphabetic || properties.numericType != nil || self == "_"
   }
 }
 

@@ -76,9 +76,13 @@ public func trainCh6(
         p.flopsPerExample = (FLOPCounter.count - flopsBefore) / batch.count
       }
       let l = Double(loss.item)
-      guard l.isFinite else {
+      let runningMean = (p.lossSum + l * Double(batch.count)) / Double(p.seen + batch.count)
+      let classes = yHat.shape.last ?? 1
+      guard l.isFinite, !DivergenceRule.exploded(meanLoss: runningMean, classes: classes) else {
         progress.finish()
-        throw TrainingDiverged(network: network, epoch: epoch + 1, batch: p.batch + 1, lr: lr)
+        throw TrainingDiverged(
+          network: network, epoch: epoch + 1, batch: p.batch + 1, lr: lr,
+          meanLoss: l.isFinite ? runningMean : nil, classes: classes)
       }
       loss.backward()
       sgdUpdate(net, &optimizer, lr: lr)
@@ -244,15 +248,50 @@ func resume(
   }
 }
 
-/// Training stopped because the loss stopped being a finite number.
+/// When a finite loss counts as diverged: the epoch's running mean cross-entropy above
+/// `factor` times ln(classes). ln(classes) is the loss of a uniform guess, where every
+/// network here starts (2.30 for Fashion-MNIST's ten classes), and training lowers it from
+/// there: no point of the committed `reproduce` reports' training curves (running means
+/// over fifths of an epoch, each section at its own rate) is above 2.31, and the smoke
+/// profiles, which the CLI tests run, start at the same place. A mean a hundred times a
+/// guess's (230 for ten classes) is a network whose outputs have run away, as
+/// `--set lr=1e9` makes them: it would otherwise train on at a loss of billions and report
+/// success.
+public enum DivergenceRule {
+  public static let factor = 100.0
+
+  /// The largest running mean loss that still counts as training.
+  public static func limit(classes: Int) -> Double {
+    factor * Foundation.log(Double(max(classes, 2)))
+  }
+
+  public static func exploded(meanLoss: Double, classes: Int) -> Bool {
+    meanLoss > limit(classes: classes)
+  }
+}
+
+/// Training stopped because the loss stopped being a finite number, or its running mean
+/// exploded (`DivergenceRule`).
 public struct TrainingDiverged: Error, CustomStringConvertible {
   public var network: String
   public var epoch: Int
   public var batch: Int
   public var lr: Double
+  /// The epoch's running mean loss when it exploded; nil when the loss was NaN or infinite.
+  public var meanLoss: Double?
+  public var classes: Int = 10
 
   public var description: String {
-    "training of \(network) diverged: the loss became NaN or infinite at epoch \(epoch), "
+    let what: String
+    if let meanLoss {
+      what = String(
+        format: "the running mean loss reached %.4g, over %.0f times a uniform guess's "
+          + "(ln %ld = %.2f)", meanLoss, DivergenceRule.factor, classes,
+        Foundation.log(Double(max(classes, 2))))
+    } else {
+      what = "the loss became NaN or infinite"
+    }
+    return "training of \(network) diverged: \(what) at epoch \(epoch), "
       + "batch \(batch), with learning rate \(lr). Try a lower learning rate, e.g. "
       + "--set lr=\(lr / 10)."
   }

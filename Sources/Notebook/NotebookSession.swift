@@ -31,6 +31,8 @@ public final class NotebookSession: @unchecked Sendable {
   private var capture: OutputCapture?
   private var cellStart = 0.0
   private let echo: Bool
+  /// Stops a cell past `--cell-timeout` (armed only when the option is given).
+  private let watchdog = CellWatchdog()
 
   init(plan: RunPlan, echo: Bool) {
     self.plan = plan
@@ -63,6 +65,15 @@ public final class NotebookSession: @unchecked Sendable {
     CrashReporter.setCell(
       message: "\nchapter: section \(plan.program.number) crashed in cell '\(id)' (\(place)): ",
       savedFD: capture?.savedFD ?? -1, captureFD: capture?.fileFD ?? -1)
+    if let limit = plan.options.cellTimeout {
+      let seconds = ReportModel.seconds(limit)
+      watchdog.arm(
+        seconds: limit,
+        message: "\nchapter: section \(plan.program.number): cell '\(id)' (\(place)) ran past "
+          + "--cell-timeout \(seconds) and was stopped after \(seconds). The section's report "
+          + "was not written; reports written before are unchanged.\n",
+        savedFD: capture?.savedFD ?? -1, captureFD: capture?.fileFD ?? -1)
+    }
     cellStart = ProgressBar.now()
   }
 
@@ -87,6 +98,7 @@ public final class NotebookSession: @unchecked Sendable {
   }
 
   private func closeCell(_ i: Int) {
+    watchdog.disarm()
     records[i].seconds = ProgressBar.now() - cellStart
     CrashReporter.setCell(message: nil, savedFD: -1, captureFD: -1)
     if let capture {

@@ -20,7 +20,7 @@ public enum OutputCheck {
     for case .output(let block) in document.blocks where !block.isReference {
       guard let cell = block.cell else { continue }
       let printed = records.first { $0.id == cell }?.output ?? ""
-      if normalized(printed) != normalized(block.text) {
+      if !matches(printed, block.text) {
         let diff = UnifiedDiff.make(
           expected: normalized(block.text), actual: normalized(printed),
           expectedName: "\(document.path):\(block.line) (expected)",
@@ -31,10 +31,21 @@ public enum OutputCheck {
     return result
   }
 
-  /// Trailing spaces and trailing blank lines are not significant.
+  /// What "matches" means for an output block, in a report's "✓ matches" and in `chapter
+  /// check` alike: the same lines, where trailing spaces, tabs and carriage returns on a
+  /// line (a chapter saved with CRLF line ends) and trailing blank lines (which editors add
+  /// and remove at will) are not significant.
+  public static func matches(_ printed: String, _ expected: String) -> Bool {
+    normalized(printed) == normalized(expected)
+  }
+
   static func normalized(_ text: String) -> String {
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-      String($0.reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+    // "\r\n" is one Character, so lines are split at it as well as at "\n".
+    let split = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    var lines = split.map { line in
+      var l = line
+      while let c = l.last, c == " " || c == "\t" || c == "\r" { l.removeLast() }
+      return l
     }
     while let last = lines.last, last.isEmpty { lines.removeLast() }
     return lines.joined(separator: "\n")

@@ -65,17 +65,31 @@ public struct Provenance: Sendable, Equatable {
     return f.string(from: date)
   }
 
+  /// The CPU as /proc/cpuinfo names it, with its family, model and stepping numbers (a
+  /// hypervisor may call very different CPUs "Intel(R) Xeon(R) Processor" or "AMD EPYC"),
+  /// and the core count: "Intel(R) Xeon(R) Processor (family 6, model 207, stepping 2),
+  /// 2 cores".
   static func machineDescription() -> String {
-    var model = "unknown CPU"
-    if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
-      for line in info.split(separator: "\n") where line.hasPrefix("model name") {
-        if let colon = line.firstIndex(of: ":") {
-          model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        break
+    machineDescription(
+      cpuinfo: try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+      cores: ProcessInfo.processInfo.activeProcessorCount)
+  }
+
+  static func machineDescription(cpuinfo: String?, cores: Int) -> String {
+    var fields: [String: String] = [:]
+    // The first processor's block is enough: the fields are the same for every core.
+    for line in (cpuinfo ?? "").split(separator: "\n", omittingEmptySubsequences: false) {
+      if line.trimmingCharacters(in: .whitespaces).isEmpty { break }
+      guard let colon = line.firstIndex(of: ":") else { continue }
+      let key = line[..<colon].trimmingCharacters(in: .whitespaces)
+      if fields[key] == nil {
+        fields[key] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
       }
     }
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    var model = fields["model name"] ?? "unknown CPU"
+    let numbers = [("family", "cpu family"), ("model", "model"), ("stepping", "stepping")]
+      .compactMap { name, key in fields[key].map { "\(name) \($0)" } }
+    if !numbers.isEmpty { model += " (" + numbers.joined(separator: ", ") + ")" }
     return "\(model), \(cores) core\(cores == 1 ? "" : "s")"
   }
 

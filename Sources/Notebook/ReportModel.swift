@@ -210,20 +210,10 @@ struct ReportModel {
     String(s.split(separator: "\n", omittingEmptySubsequences: true).first ?? "")
   }
 
-  /// Exact comparison of a cell's output with an expected block, ignoring only trailing
-  /// spaces on lines and trailing blank lines (which editors add and remove at will).
+  /// Whether a cell's output matches an expected block: `OutputCheck.matches`, the one
+  /// definition that `chapter check` uses too.
   static func matches(_ output: String, _ expected: String) -> Bool {
-    normalize(output) == normalize(expected)
-  }
-
-  static func normalize(_ s: String) -> [Substring] {
-    var lines = s.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-      var l = line
-      while let c = l.last, c == " " || c == "\t" || c == "\r" { l.removeLast() }
-      return l
-    }
-    while let last = lines.last, last.isEmpty { lines.removeLast() }
-    return lines
+    OutputCheck.matches(output, expected)
   }
 
   static func seconds(_ s: Double) -> String {

@@ -26,6 +26,8 @@ public struct RunOptions: Sendable {
   /// The math library's kernel set (e.g. `OpenBLAS SkylakeX`), appended to the report's
   /// machine line: on this machine kind it decides the speed as much as the CPU does.
   public var mathLibrary: String?
+  /// `--cell-timeout SECONDS`: a cell running longer stops the run (`CellWatchdog`).
+  public var cellTimeout: Double?
 
   public init(
     profile: String? = nil, overrides: [String: String] = [:], variant: String? = nil,

@@ -312,7 +312,9 @@ struct CrossCheck: ParsableCommand {
   @Option(help: "Batch size (default: the model's comparison batch).")
   var batch: Int?
 
-  @Option(help: "Seed of the weights and of the batches' order.")
+  @Option(
+    parsing: .unconditional, help: "Seed of the weights and of the batches' order.",
+    transform: parseSeed)
   var seed: UInt64 = 0
 
   @Option(help: "Threads (default: all cores).")
@@ -403,9 +405,23 @@ struct Show: ParsableCommand {
   }
 }
 
+/// A seed as typed: a whole number from 0 to 2^64 - 1. Parsed unconditionally, so that
+/// `--seed -1` reaches here and is told what a seed is, instead of ArgumentParser taking
+/// `-1` for an option and reporting the seed's value missing.
+func parseSeed(_ text: String) throws -> UInt64 {
+  guard let seed = UInt64(text) else {
+    throw ValidationError(
+      "--seed must be a whole number from 0 to \(UInt64.max), not '\(text)'")
+  }
+  return seed
+}
+
 /// The options every command that runs sections takes.
 struct RunFlags: ParsableArguments {
-  @Option(help: "Seed of weight init, shuffling and dropout (the same for every run).")
+  @Option(
+    parsing: .unconditional,
+    help: "Seed of weight init, shuffling and dropout (the same for every run).",
+    transform: parseSeed)
   var seed: UInt64 = 0
 
   @Option(help: "Threads for the engine (default: all cores).")
@@ -423,8 +439,17 @@ struct RunFlags: ParsableArguments {
     """)
   var resume = false
 
+  @Option(help: """
+    Stop the run when one cell has run this many seconds (default: no limit); the \
+    section's report is not written, and the exit status is 1.
+    """)
+  var cellTimeout: Double?
+
   func validate() throws {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    if let cellTimeout, !(cellTimeout > 0 && cellTimeout.isFinite) {
+      throw ValidationError("--cell-timeout must be a number of seconds above 0")
+    }
   }
 
   func options(profile: String?, sections: [SectionLink]) -> RunOptions {
@@ -432,6 +457,7 @@ struct RunFlags: ParsableArguments {
       profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
       sections: sections)
     options.resume = resume
+    options.cellTimeout = cellTimeout
     options.mathLibrary = "OpenBLAS " + BLASKernel.description
     return options
   }

@@ -51,6 +51,41 @@ import Testing
     #expect(result.stderr.contains("9.9"))
   }
 
+  /// `--cell-timeout`: a cell past the limit stops the run at that cell's line, exit 1; the
+  /// section's report is not written and an earlier section's report stays as it was.
+  @Test func cellTimeoutStopsTheRunAtTheCell() throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let first = try CLI.run(["run", "7.5", "--profile", "smoke", "--output", dir.path, "--quiet"])
+    #expect(first.exitCode == 0, "\(first.stderr)")
+    let earlier = dir.appendingPathComponent("7.5-batch-norm.md")
+    let before = try Data(contentsOf: earlier)
+    let result = try CLI.run([
+      "run", "7.6", "--profile", "smoke", "--cell-timeout", "0.2", "--output", dir.path, "--quiet",
+    ])
+    #expect(result.exitCode == 1, "\(result.stderr)")
+    #expect(result.stderr.contains("7.6-resnet.md:"), "\(result.stderr)")
+    #expect(result.stderr.contains("ran past --cell-timeout 0.20 s"), "\(result.stderr)")
+    #expect(!result.stderr.contains("Backtrace"), "\(result.stderr)")
+    let stopped = dir.appendingPathComponent("7.6-resnet.md").path
+    #expect(!FileManager.default.fileExists(atPath: stopped))
+    #expect(try Data(contentsOf: earlier) == before)
+    let bad = try CLI.run(["run", "7.5", "--profile", "smoke", "--cell-timeout", "0", "--quiet"])
+    #expect(bad.exitCode == 2)
+    #expect(bad.stderr.contains("--cell-timeout must be a number of seconds above 0"))
+  }
+
+  /// `-1` looks like an option to the argument parser; the seed is read unconditionally so
+  /// that the message says what a seed must be, not that its value is missing.
+  @Test func negativeSeedSaysWhatASeedIs() throws {
+    for value in ["-1", "1.5", "seven"] {
+      let result = try CLI.run(["run", "7.5", "--profile", "smoke", "--seed", value, "--quiet"])
+      #expect(result.exitCode == 2, "\(value): \(result.stderr)")
+      #expect(result.stderr.contains("--seed must be a whole number from 0 to"), "\(result.stderr)")
+      #expect(result.stderr.contains("not '\(value)'"), "\(result.stderr)")
+    }
+  }
+
   @Test func missingDatasetIsBadInput() throws {
     let dir = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -77,6 +112,22 @@ import Testing
     #expect(result.stderr.contains("--set lr=100000.0"), "\(result.stderr)")
     let report = try String(
       contentsOf: dir.appendingPathComponent("7.1-alexnet.md"), encoding: .utf8)
+    #expect(report.contains("diverged"))
+  }
+
+  /// A loss that stays finite but runs away (LeNet-BN at lr 1e9 ends at a loss of billions
+  /// without ever becoming NaN) stops the same way, by the running-mean rule.
+  @Test func explodingFiniteLossStopsLikeNaN() throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let result = try CLI.run(
+      ["run", "7.5", "--profile", "smoke", "--set", "lr=1e9", "--output", dir.path, "--quiet"])
+    #expect(result.exitCode == 1, "\(result.stderr)")
+    #expect(result.stderr.contains("diverged: the running mean loss reached"), "\(result.stderr)")
+    #expect(result.stderr.contains("7.5-batch-norm.md:"), "\(result.stderr)")
+    #expect(result.stderr.contains("--set lr=100000000.0"), "\(result.stderr)")
+    let report = try String(
+      contentsOf: dir.appendingPathComponent("7.5-batch-norm.md"), encoding: .utf8)
     #expect(report.contains("diverged"))
   }
 }

@@ -182,6 +182,31 @@ func parseError(_ text: String) -> ChapterError? {
     #expect(parseError("```swift\nlet x = 1\n~~~\n")?.line == 1)
   }
 
+  /// A block that lost its closing fence runs on to the next bare fence: the closing fence
+  /// of the block after it, whose opening line it swallows. That is reported at the block
+  /// that lost its fence, naming the line it ran into, for cells, output blocks and variants.
+  @Test func missingClosingFenceIsNamedAsOne() {
+    let cell = parseError(
+      "# T\n\n```swift cell=a\nlet x = 1\n\nprose\n\n```swift cell=b\nlet y = 2\n```\n")
+    #expect(cell?.line == 3)
+    #expect(cell?.message.hasPrefix(
+      "cell 'a' has no closing fence: its text runs on into line 8's ```swift cell=b") == true,
+      "\(String(describing: cell))")
+    let output = parseError(
+      "```swift cell=a\nprint(1)\n```\n```output\n1\n\n```swift cell=b\nlet y = 2\n```\n")
+    #expect(output?.line == 4)
+    #expect(output?.message.hasPrefix("the output block has no closing fence") == true)
+    #expect(output?.message.contains("line 7's ```swift cell=b") == true)
+    let variant = parseError(
+      "```swift cell=a\nlet n = 1\n```\n\n```variant name=v\nn = 2\n\n```output\n1\n```\n")
+    #expect(variant?.line == 5)
+    #expect(variant?.message.hasPrefix("variant 'v' has no closing fence") == true)
+    #expect(variant?.message.contains("line 8's ```output") == true)
+    // An example of the format inside another kind of block is not a lost fence.
+    let example = "````markdown\n```swift cell=a\nlet x = 1\n```\n````\n"
+    #expect(parseError(example) == nil)
+  }
+
   @Test func unterminatedFrontMatter() {
     let error = parseError("---\ntitle: x\n\n# Body\n")
     #expect(error?.line == 1)

@@ -59,19 +59,17 @@ import Testing
   }
 
   /// Found by reading, not by the loop (no mutation makes such a value): the literal
-  /// scanner reads Characters, so a quote followed by a combining mark is one Character and
-  /// not a quote. A String value that starts with a combining mark (or ends with a prepended
-  /// concatenation mark such as U+0600) is written by `swiftLiteral` in a form that does
-  /// not read back. Swift itself lexes by Unicode scalars and accepts it. Harmless today
-  /// (`swiftLiteral` only shows values in reports and messages); recorded so that a fix
-  /// shows up here.
-  @Test func stringsStartingWithACombiningMarkDoNotReadBack() {
-    withKnownIssue("ParameterLiteral scans Characters, not Unicode scalars") {
-      for value in ["\u{301}x", "x\u{600}"] {
-        let literal = ParameterValue.string(value).swiftLiteral
-        #expect(ParameterLiteral.parse(literal) == .string(value), "\(literal.debugDescription)")
-      }
+  /// scanner read Characters, so a quote followed by a combining mark was one Character and
+  /// not a quote, and a String value that starts with a combining mark (or ends with a
+  /// prepended concatenation mark such as U+0600) did not read back from its `swiftLiteral`.
+  /// It reads Unicode scalars now, as Swift's lexer does.
+  @Test func stringsStartingWithACombiningMarkReadBack() {
+    for value in ["\u{301}x", "x\u{600}", "\u{301}", "a\u{301}\"b"] {
+      let literal = ParameterValue.string(value).swiftLiteral
+      #expect(ParameterLiteral.parse(literal) == .string(value), "\(literal.debugDescription)")
     }
+    let array = ParameterLiteral.parse("[\"\u{301}\", \"e\u{301}\"]")
+    #expect(array == .stringArray(["\u{301}", "e\u{301}"]))
   }
 
   @Test func chapterParser() {

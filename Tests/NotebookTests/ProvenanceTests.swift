@@ -35,3 +35,25 @@ import Testing
       == head + " (modified)")
   }
 }
+
+/// The machine line names the CPU by its numbers too: a hypervisor's "Intel(R) Xeon(R)
+/// Processor" covers generations whose arithmetic and speed differ.
+@Suite struct MachineDescriptionTests {
+  @Test func namesFamilyModelAndStepping() {
+    let cpuinfo = """
+      processor\t: 0
+      vendor_id\t: GenuineIntel
+      cpu family\t: 6
+      model\t\t: 207
+      model name\t: Intel(R) Xeon(R) Processor
+      stepping\t: 2
+
+      processor\t: 1
+      model\t\t: 99
+      """
+    #expect(Provenance.machineDescription(cpuinfo: cpuinfo, cores: 2)
+      == "Intel(R) Xeon(R) Processor (family 6, model 207, stepping 2), 2 cores")
+    #expect(Provenance.machineDescription(cpuinfo: nil, cores: 1) == "unknown CPU, 1 core")
+  }
+}
+

@@ -374,3 +374,24 @@ final class Flag: @unchecked Sendable {
   func set() { lock.withLock { raised = true } }
   var value: Bool { lock.withLock { raised } }
 }
+
+/// One definition of an output block matching what its cell printed, shared by the reports'
+/// "✓ matches" and `chapter check`.
+@Suite struct OutputMatching {
+  @Test(arguments: [
+    ("a\nb", "a\nb  \n\n"),  // trailing spaces and blank lines
+    ("a\nb", "a\t\nb"),  // a trailing tab
+    ("a\nb", "a\r\nb\r\n"),  // a chapter saved with CRLF line ends
+    ("a \r\nb", "a\nb"),  // printed with CRLF
+  ])
+  func insignificantDifferencesMatch(printed: String, expected: String) {
+    #expect(OutputCheck.matches(printed, expected))
+    #expect(ReportModel.matches(printed, expected))
+  }
+
+  @Test(arguments: [("a\nb", "a\n b"), ("a\nb", "a\n\nb"), ("ab", "a b")])
+  func realDifferencesDoNot(printed: String, expected: String) {
+    #expect(!OutputCheck.matches(printed, expected))
+    #expect(!ReportModel.matches(printed, expected))
+  }
+}
