@@ -260,10 +260,13 @@ func resume(
 public enum DivergenceRule {
   public static let factor = 100.0
 
-  /// The largest running mean loss that still counts as training.
-  public static func limit(classes: Int) -> Double {
-    factor * Foundation.log(Double(max(classes, 2)))
+  /// The cross-entropy of a uniform guess over `classes` classes: ln(classes).
+  public static func uniformGuessLoss(classes: Int) -> Double {
+    Foundation.log(Double(max(classes, 2)))
   }
+
+  /// The largest running mean loss that still counts as training.
+  public static func limit(classes: Int) -> Double { factor * uniformGuessLoss(classes: classes) }
 
   public static func exploded(meanLoss: Double, classes: Int) -> Bool {
     meanLoss > limit(classes: classes)
@@ -287,7 +290,7 @@ public struct TrainingDiverged: Error, CustomStringConvertible {
       what = String(
         format: "the running mean loss reached %.4g, over %.0f times a uniform guess's "
           + "(ln %ld = %.2f)", meanLoss, DivergenceRule.factor, classes,
-        Foundation.log(Double(max(classes, 2))))
+        DivergenceRule.uniformGuessLoss(classes: classes))
     } else {
       what = "the loss became NaN or infinite"
     }

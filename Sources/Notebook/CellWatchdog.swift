@@ -58,14 +58,9 @@ final class CellWatchdog: @unchecked Sendable {
     }
     fflush(nil)
     if savedFD >= 0, captureFD >= 0 {
-      var chunk = [UInt8](repeating: 0, count: 65536)
-      var offset: off_t = 0
-      while true {
-        let n = chunk.withUnsafeMutableBytes { pread(captureFD, $0.baseAddress, $0.count, offset) }
-        if n <= 0 { break }
-        _ = chunk.withUnsafeBytes { write(savedFD, $0.baseAddress, n) }
-        offset += off_t(n)
-      }
+      // Never freed: the process exits below.
+      let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 16)
+      OutputCapture.copyCaptured(captureFD, to: savedFD, buffer: buffer, capacity: 65536)
     }
     FileHandle.standardError.write(Data(message.utf8))
     _exit(1)

@@ -102,13 +102,7 @@ private func crashHandler(_ signo: Int32) {
   // Give the terminal what the cell printed before it died: fd 1 still points at the
   // capture file, so copy it to the real standard output.
   if s.savedFD >= 0, s.captureFD >= 0, let buffer = s.buffer {
-    var offset: off_t = 0
-    while true {
-      let n = pread(s.captureFD, buffer, 4096, offset)
-      if n <= 0 { break }
-      _ = write(s.savedFD, buffer, n)
-      offset += off_t(n)
-    }
+    OutputCapture.copyCaptured(s.captureFD, to: s.savedFD, buffer: buffer, capacity: 4096)
     _ = dup2(s.savedFD, 1)
   }
   if let message = s.message {

@@ -59,6 +59,21 @@ final class OutputCapture {
 
   deinit { _ = finish() }
 
+  /// Copies what a cell printed so far (its capture file, `captureFD`) to the real standard
+  /// output (`savedFD`), through `buffer`: for a cell that will not end normally (a trap,
+  /// `--cell-timeout`). Only pread(2) and write(2), no allocation: safe in a signal handler.
+  static func copyCaptured(
+    _ captureFD: Int32, to savedFD: Int32, buffer: UnsafeMutableRawPointer, capacity: Int
+  ) {
+    var offset: off_t = 0
+    while true {
+      let n = pread(captureFD, buffer, capacity, offset)
+      if n <= 0 { break }
+      _ = write(savedFD, buffer, n)
+      offset += off_t(n)
+    }
+  }
+
   /// Writes text to the real standard output (fd 1 must not be redirected at the time).
   static func writeToStandardOutput(_ text: String) {
     fflush(nil)

@@ -319,7 +319,8 @@ struct SamePlaneShift {
 /// input index (within the plane) that tap `t = ki * kw + kj` multiplies at output pixel `p`,
 /// or -1 where it falls in the padding. Unfolding such planes a kernel row at a time copied
 /// one to four floats per call to memmove and memset; with the table, a row of the
-/// unfolding is one loop over its pixels, for any stride and padding.
+/// unfolding is one loop over its pixels, for any stride and padding. The table depends on
+/// the plane, kernel, stride and padding, not on the channels.
 struct SmallPlaneTaps {
   static let maxPixels = 16
   let sources: [Int32]

@@ -95,8 +95,8 @@ public func batchNorm(
     if pixels == 1 {
       batchNormRowsBackward(
         x.data, dy.data, rows: n, channels: c, gamma: gamma.data, beta: beta.data,
-        mean: mean, invStd: invStd, training: training, relu: masked, dx: dx, dgamma: dgamma,
-        dbeta: dbeta)
+        mean: stats.data, invStd: stats.data + c, training: training, relu: masked, dx: dx,
+        dgamma: dgamma, dbeta: dbeta)
       return
     }
     nonisolated(unsafe) let q = (

@@ -153,9 +153,6 @@ struct ConvPlan {
   let dataGradientAsConvolution: Bool
   /// The geometry that unfolds the output gradient for `dataGradientAsConvolution`.
   var outputGradientGeometry: ConvGeometry {
-    Self.outputGradientGeometry(g, outChannels: outChannels)
-  }
-  private static func outputGradientGeometry(_ g: ConvGeometry, outChannels: Int) -> ConvGeometry {
     var d = g
     d.channels = outChannels
     return d
@@ -183,14 +180,12 @@ struct ConvPlan {
     let rows = max(128, (64 << 10) / max(groupImages * g.outPixels, 1))
     unfoldRows = min(g.patchSize, max(1, rows))
     unfoldTaps = pointwise ? nil : SmallPlaneTaps.forSmallPlane(g)
-    outputGradientTaps = dataGradientAsConvolution
-      ? SmallPlaneTaps.forSmallPlane(Self.outputGradientGeometry(g, outChannels: outChannels)) : nil
   }
 
-  /// Where the unfolding's taps read on small output planes, for `g` and for
-  /// `outputGradientGeometry`: made once here rather than on every group's unfolding.
+  /// Where the unfolding's taps read on small output planes: made once here rather than on
+  /// every group's unfolding. It serves `outputGradientGeometry` too, which differs from `g`
+  /// in its channels only.
   let unfoldTaps: SmallPlaneTaps?
-  let outputGradientTaps: SmallPlaneTaps?
 
   /// Rows of the output gradient's unfolding: `outChannels x kh x kw`.
   var outputGradientPatch: Int { outChannels * g.kernelH * g.kernelW }
@@ -327,7 +322,7 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
         // Groups compute the input gradient channel-major and add it in with the scatter.
         let into = G > 1 ? dxt : dxi
         if let turned {
-          im2col(dzi, images: count, dzGeometry, taps: plan.outputGradientTaps, into: col)
+          im2col(dzi, images: count, dzGeometry, taps: plan.unfoldTaps, into: col)
           gemm(m: C, n: n, k: dzPatch, turned, lda: dzPatch, col, ldb: n, beta: G > 1 ? 0 : 1,
                into, ldc: n)
         } else if !plan.pointwise {
