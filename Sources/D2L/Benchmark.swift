@@ -32,6 +32,9 @@ public struct BenchmarkResult: Codable {
   /// for reuse: the engine's share of `peak_rss_mib`.
   public var peak_tensor_mib: Double
   public var peak_tensor_and_pool_mib: Double
+  /// The memory pre-flight's estimate of a training step's peak (`TrainingMemoryEstimate`),
+  /// to compare with the measured ones.
+  public var estimated_training_mib: Double
   /// Memory the pool took from the system during the timed training steps, per step: zero
   /// in a steady state (every buffer reused), else page faults on every step.
   public var fresh_mib_per_train_step: Double
@@ -57,6 +60,8 @@ public func benchmark(
   EngineMemory.resetPeaks()
   let peak = MachinePeak.measure(threads: ComputeThreads.count)
   net.initialize(.xavier, forceReinit: true)
+  let estimate = TrainingMemoryEstimate(net, side: resize, batchSize: batch, batchesHeld: 1)
+  EngineMemory.resetPeaks()
   let x = Tensor.uniform([batch, 1, resize, resize])
   let labels = (0..<batch).map { _ in Int32(EngineRandom.generator.next() % 10) }
   var optimizer: SGD?
@@ -132,6 +137,7 @@ public func benchmark(
     peak_rss_mib: peakResidentMiB(),
     peak_tensor_mib: Double(tensorPeaks.alive) / 1_048_576,
     peak_tensor_and_pool_mib: Double(tensorPeaks.withPool) / 1_048_576,
+    estimated_training_mib: Double(estimate.total) / 1_048_576,
     fresh_mib_per_train_step: Double(allocationsAfter.bytes - allocationsBefore.bytes)
       / 1_048_576 / Double(max(steps, 1)),
     layers: timings)
@@ -179,6 +185,7 @@ extension BenchmarkResult: CustomStringConvertible {
         infer_examples_per_s, infer_gflops, 100 * infer_peak_share),
       String(format: "peak resident memory: %.0f MiB (tensors alive at once: %.0f MiB; with the pool's spare buffers: %.0f MiB)",
         peak_rss_mib, peak_tensor_mib, peak_tensor_and_pool_mib),
+      String(format: "memory pre-flight's estimate of a training step: %.0f MiB", estimated_training_mib),
       String(format: "fresh memory per training step: %.1f MiB", fresh_mib_per_train_step),
     ]
     if let layers {

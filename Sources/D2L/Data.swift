@@ -10,7 +10,8 @@ import Notebook
 /// `testSubset`); the report says so. Shuffling follows the run's seed.
 ///
 /// - Throws: `DataUnavailable` when a file is missing or damaged (the message
-///   names the file and how to install the package).
+///   names the file and how to install the package); `NotEnoughMemory` when the batches
+///   alone would not fit (`MemoryPreflight`).
 public func loadDataFashionMnist(
   batchSize: Int, resize: Int? = nil
 ) throws -> (train: BatchLoader, test: BatchLoader) {
@@ -21,6 +22,8 @@ public func loadDataFashionMnist(
     throw DataUnavailable(message: error.description)
   }
   let settings = NotebookSession.current?.settings
+  try MemoryPreflight.checkBatches(
+    batchSize: batchSize, side: resize ?? data.train.rows, prefetch: BatchLoader.defaultPrefetch)
   let train = BatchLoader(
     data.train, batchSize: batchSize, resize: resize, shuffle: true, seed: currentSeed,
     subset: settings?.trainSubset)

@@ -16,7 +16,9 @@ import Notebook
 /// `resume` setting it continues from one, and ends with the numbers an uninterrupted run
 /// gives. SIGINT or SIGTERM stops it after the current batch, with a checkpoint.
 ///
-/// - Throws: `TrainingDiverged` at the first non-finite loss; `RunInterrupted` after a signal.
+/// - Throws: `NotEnoughMemory` before it starts, when its estimated peak is over what the
+///   process can have (`MemoryPreflight`); `TrainingDiverged` at the first non-finite or
+///   exploding loss; `RunInterrupted` after a signal.
 @discardableResult
 public func trainCh6(
   _ net: Module, _ trainIter: BatchLoader, _ testIter: BatchLoader, numEpochs: Int, lr: Double,
@@ -39,6 +41,7 @@ public func trainCh6(
   // add to this training's memory.
   EngineMemory.releaseCachedBuffers()
   net.initialize(.xavier, forceReinit: true)
+  try MemoryPreflight.checkTraining(net, trainIter, network: network)
   let progress = session?.makeProgressBar(label: network)
     ?? ProgressBar(label: network, quiet: true)
   let checkpoint = session?.nextCheckpointPath()

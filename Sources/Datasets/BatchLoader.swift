@@ -44,6 +44,8 @@ public final class BatchLoader: Sendable {
   public let indices: [Int]
   /// How many batches are prepared ahead of the consumer.
   public let prefetch: Int
+  /// Batches prepared ahead unless a caller says otherwise.
+  public static let defaultPrefetch = 2
   let plan: ImageResize.BilinearPlan?
   let producers = ProducerCount()
 
@@ -55,7 +57,7 @@ public final class BatchLoader: Sendable {
   ///   - prefetch: batches prepared ahead (2 or 3 hide the preparation behind training).
   public init(
     _ data: LabeledImages, batchSize: Int, resize: Int? = nil, shuffle: Bool,
-    seed: UInt64 = 0, subset: Int? = nil, prefetch: Int = 2
+    seed: UInt64 = 0, subset: Int? = nil, prefetch: Int = defaultPrefetch
   ) {
     require(batchSize > 0, "batch size must be positive, got \(batchSize)")
     require(resize.map { $0 > 0 } ?? true, "resize must be positive")

@@ -14,7 +14,10 @@
 /// cell's failure like a thrown error, only without a report. A signal outside any cell
 /// (no message prepared) is re-raised with its default action, so it stays a crash.
 enum CrashReporter {
-  static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE]
+  /// SIGABRT is the runtime's own stop, such as an allocation that failed: it may come from
+  /// another thread than the cell's (the batch loader's), but the cell running is still the
+  /// one whose work it was.
+  static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT]
 
   /// Installs the handlers and an alternate stack (a stack overflow also gets a message).
   static func install() {
@@ -85,7 +88,7 @@ enum CrashReporter {
     var captureFD: Int32 = -1
     var buffer: UnsafeMutableRawPointer?
     var altStack: UnsafeMutableRawPointer?
-    var previous: [sigaction] = Array(repeating: sigaction(), count: 5)
+    var previous: [sigaction] = Array(repeating: sigaction(), count: CrashReporter.signals.count)
   }
 
   nonisolated(unsafe) static var state = State()
@@ -115,6 +118,7 @@ private func crashHandler(_ signo: Int32) {
   case SIGSEGV: name = "SIGSEGV (a bad memory access, or a stack overflow)\n"
   case SIGBUS: name = "SIGBUS (a bad memory access)\n"
   case SIGFPE: name = "SIGFPE (an arithmetic error such as an integer division by zero)\n"
+  case SIGABRT: name = "SIGABRT (the Swift runtime stopped the program, e.g. after a failed allocation)\n"
   default: name = "a fatal signal\n"
   }
   if s.message != nil {

@@ -208,3 +208,61 @@ extension EngineTests {
     }
   }
 }
+
+extension EngineTests {
+  /// The memory pre-flight measures a network before it trains; `restoringState(after:)`
+  /// must leave no trace of that, or a seed would give other numbers with the pre-flight
+  /// than without it.
+  @Suite struct RestoringState {
+    static func network() -> Sequential {
+      Sequential {
+        Conv2D(4, kernel: 3, padding: 1)
+        BatchNorm()
+        ReLU()
+        Dropout(0.5)
+        Dense(10)
+      }
+    }
+
+    /// Output of a recorded (training-mode) forward and the moving mean after it.
+    static func trainingStep(_ net: Sequential, _ x: Tensor) -> ([Float], [Float]) {
+      let y = Autograd.record { net(x) }
+      Autograd.clearTape()
+      let norm = net[1] as! BatchNorm
+      return (y.scalars, norm.movingMean!.scalars)
+    }
+
+    @Test func aMeasuredNetworkTrainsAsAnUnmeasuredOne() {
+      let x = Tensor((0..<(2 * 1 * 6 * 6)).map { Float($0 % 7) / 7 }, shape: [2, 1, 6, 6])
+      EngineRandom.seed(7)
+      let plain = Self.network()
+      plain.initialize(.xavier, forceReinit: true)
+      let expected = Self.trainingStep(plain, x)
+
+      EngineRandom.seed(7)
+      let measured = Self.network()
+      measured.initialize(.xavier, forceReinit: true)
+      measured.restoringState {
+        _ = Autograd.record { measured(Tensor(repeating: 0.5, shape: [1, 1, 9, 9])) }
+        Autograd.clearTape()
+      }
+      #expect(measured.parameterCount == 0, "the probe's parameters (for 9x9 inputs) were kept")
+      let got = Self.trainingStep(measured, x)
+      #expect(got.0 == expected.0)
+      #expect(got.1 == expected.1)
+    }
+
+    /// Parameters that existed before keep their values, and moving statistics get theirs back.
+    @Test func existingStateComesBack() {
+      EngineRandom.seed(3)
+      let net = Self.network()
+      let x = Tensor(repeating: 0.25, shape: [2, 1, 6, 6])
+      _ = Self.trainingStep(net, x)
+      let before = net.namedState().map(\.tensor.scalars)
+      let generator = EngineRandom.generator.state
+      net.restoringState { _ = Self.trainingStep(net, Tensor(repeating: 2, shape: [2, 1, 6, 6])) }
+      #expect(net.namedState().map(\.tensor.scalars) == before)
+      #expect(EngineRandom.generator.state == generator)
+    }
+  }
+}

@@ -8,10 +8,11 @@ final class TensorStorage {
   /// Floats actually allocated: `capacity` or more (a size class, or a larger kept buffer).
   let allocated: Int
 
-  /// Memory is NOT zeroed: callers that need zeros ask for them.
-  init(capacity: Int) {
+  /// Memory is NOT zeroed: callers that need zeros ask for them. `purpose` names what the
+  /// memory is for in the message of an allocation that fails ("a tensor of shape [...]").
+  init(capacity: Int, purpose: @autoclosure () -> String = "a workspace") {
     self.capacity = capacity
-    (pointer, allocated) = BufferPool.shared.take(capacity)
+    (pointer, allocated) = BufferPool.shared.take(capacity, purpose: purpose)
   }
 
   deinit { BufferPool.shared.give(pointer, allocated, requested: capacity) }
@@ -65,7 +66,9 @@ final class BufferPool: @unchecked Sendable {
   }
 
   /// A buffer of at least `count` floats, and how many it has.
-  func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+  func take(
+    _ count: Int, purpose: () -> String = { "a buffer" }
+  ) -> (UnsafeMutablePointer<Float>, Int) {
     let n = Self.sizeClass(count)
     lock.lock()
     requestedBytes += count * 4
@@ -89,7 +92,7 @@ final class BufferPool: @unchecked Sendable {
     systemAllocatedBytes += n * 4
     lock.unlock()
     for p in evicted { Foundation.free(p) }
-    return (Self.allocate(n), n)
+    return (Self.allocate(n, purpose: purpose), n)
   }
 
   /// Keeps every buffer given back: that moves bytes from in use to kept, so what the pool
@@ -132,15 +135,18 @@ final class BufferPool: @unchecked Sendable {
     peakHeldBytes = max(peakHeldBytes, inUseBytes + keptBytes)
   }
 
-  private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+  private static func allocate(_ n: Int, purpose: () -> String) -> UnsafeMutablePointer<Float> {
     var raw: UnsafeMutableRawPointer?
-    let bytes = n * MemoryLayout<Float>.stride
+    let (bytes, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+    require(!overflow, "out of memory: \(purpose()) would need more bytes than a 64-bit size holds")
     // Large buffers on transparent huge pages: a fresh 150 MB activation (DenseNet's first
     // layers at batch 256) otherwise costs ~37,000 page faults, which made a ReLU pass take
     // 110 ms instead of ~10. The kernel here gives huge pages on request only (madvise).
     let huge = bytes >= hugePageBytes
     let status = posix_memalign(&raw, huge ? hugePageBytes : 64, bytes)
-    require(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
+    require(
+      status == 0 && raw != nil,
+      "out of memory: the system refused \(bytes) bytes (\(String(format: "%.1f", Double(bytes) / 1_073_741_824)) GiB) for \(purpose())")
     #if os(Linux)
     if huge { _ = madvise(raw, bytes, 14 /* MADV_HUGEPAGE */) }
     #endif

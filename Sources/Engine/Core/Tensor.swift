@@ -27,8 +27,14 @@ public final class Tensor {
   init(uninitializedShape shape: [Int]) {
     require(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
     self.shape = shape
-    self.count = shape.reduce(1, *)
-    self.storage = TensorStorage(capacity: count)
+    var count = 1
+    for d in shape {
+      let (product, overflow) = count.multipliedReportingOverflow(by: d)
+      require(!overflow, "out of memory: a tensor of shape \(shape) has more elements than a 64-bit size holds")
+      count = product
+    }
+    self.count = count
+    self.storage = TensorStorage(capacity: count, purpose: "a tensor of shape \(shape)")
     self.requiresGrad = false
   }
 

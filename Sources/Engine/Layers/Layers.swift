@@ -34,6 +34,8 @@ public final class Conv2D: Module {
     }
     return conv2d(x, weight: weight!, bias: bias, stride: stride, padding: padding, activation: activation)
   }
+
+  public override func discardInferredParameters() { (weight, bias) = (nil, nil) }
 }
 
 /// Fully connected layer. Input `[N, ...]` (flattened to `[N, inFeatures]`, as
@@ -63,6 +65,8 @@ public final class Dense: Module {
     }
     return dense(flat, weight: weight!, bias: bias, activation: activation)
   }
+
+  public override func discardInferredParameters() { (weight, bias) = (nil, nil) }
 }
 
 /// Max pooling. Input `[N, C, H, W]` -> `[N, C, (H + 2p - k) / s + 1, ...]`;
@@ -145,6 +149,10 @@ public final class BatchNorm: Module {
     }
     return batchNorm(x, gamma: gamma!, beta: beta!, movingMean: movingMean!, movingVar: movingVar!,
                      eps: eps, momentum: momentum, activation: activation)
+  }
+
+  public override func discardInferredParameters() {
+    (gamma, beta, movingMean, movingVar) = (nil, nil, nil, nil)
   }
 
   public override func resetState() {

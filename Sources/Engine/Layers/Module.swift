@@ -103,6 +103,30 @@ open class Module {
   /// Resets non-trainable state such as moving statistics. Called by `initialize(forceReinit:)`.
   open func resetState() {}
 
+  /// Forgets the parameters and state whose shapes this module infers at its first call, so
+  /// that the next call creates them again. Only `restoringState(after:)` uses it.
+  open func discardInferredParameters() {}
+
+  /// Runs `body` (calls of this module, typically) and then puts the module back as it was
+  /// before: parameters that those calls created are dropped again, so that the next call
+  /// creates them exactly as it would have; moving statistics get their values back; and the
+  /// engine's random stream is rewound, so that dropout masks and weight draws after it are
+  /// those of a run without `body`. The memory pre-flight measures a network this way before
+  /// it trains, and the run's numbers stay what they were without it.
+  ///
+  /// Parameter values are not saved: `body` must not train.
+  public func restoringState<R>(after body: () throws -> R) rethrows -> R {
+    let random = EngineRandom.generator
+    let uncreated = modules().filter { $0.ownParameters.isEmpty }
+    let saved = namedState().filter { !$0.tensor.isParameter }.map { ($0.tensor, $0.tensor.scalars) }
+    defer {
+      for m in uncreated { m.discardInferredParameters() }
+      for (tensor, values) in saved { tensor.data.update(from: values, count: tensor.count) }
+      EngineRandom.generator = random
+    }
+    return try body()
+  }
+
   /// Creates a parameter of `shape`, initialised now.
   public func makeParameter(_ shape: [Int], _ initialization: ParameterInit) -> Tensor {
     let t = Tensor(zeros: shape).asParameter(initialization)
