@@ -40,6 +40,7 @@ let package = Package(
     // The machine's FMA peak, measured with the widest vectors the CPU has (C, for
     // per-function AVX-512 and AVX2 targets that Swift cannot express).
     .target(name: "CMachinePeak"),
+    .target(name: "CCrashTrace"),
     // The deep-learning engine: tensors, autograd, layers, kernels, training.
     .target(
       name: "Engine", dependencies: ["COpenBLAS", "CMachinePeak"], swiftSettings: kernelSettings),
@@ -50,7 +51,9 @@ let package = Package(
     // Running a section: parameters, cell capture, profiles, reports.
     .target(
       name: "Notebook",
-      dependencies: ["ChapterFormat", "CCmark", .product(name: "Yams", package: "Yams")]),
+      dependencies: [
+        "ChapterFormat", "CCmark", "CCrashTrace", .product(name: "Yams", package: "Yams"),
+      ]),
     // What the book's `d2l` package gives its cells: data loading, train_ch6, plots.
     .target(name: "D2L", dependencies: ["Engine", "Datasets", "Notebook"], swiftSettings: kernelSettings),
     // Host tool run by the Tangle plugin: Chapters/*.md -> Swift.
@@ -68,6 +71,12 @@ let package = Package(
         "Chapters", "Notebook", "ChapterFormat", "Engine", "D2L",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+
+    // A section whose cells trap on purpose, tangled like the chapters, for the tests of
+    // the crash report (`CrashReportTests`); not part of the product.
+    .executableTarget(
+      name: "trap-probe", dependencies: ["Engine", "D2L", "Notebook"], path: "Tests/TrapProbe",
+      exclude: ["9.1-traps.md"], swiftSettings: [.swiftLanguageMode(.v5)], plugins: ["Tangle"]),
 
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: kernelSettings),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),

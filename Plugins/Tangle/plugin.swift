@@ -1,8 +1,9 @@
 import Foundation
 import PackagePlugin
 
-/// Tangles the package's `Chapters/N.M-slug.md` files into Swift for the target that uses
-/// this plugin: one `<slug>.swift` per chapter plus `AllSections.swift`.
+/// Tangles the package's `Chapters/N.M-slug.md` files (or, when the target's own folder has
+/// such files, those) into Swift for the target that uses this plugin: one `<slug>.swift`
+/// per chapter plus `AllSections.swift`.
 ///
 /// One command handles every chapter, so `AllSections.swift` always lists exactly the
 /// chapters there are; the `.md` files are its inputs, so editing one reruns it, and the
@@ -10,12 +11,19 @@ import PackagePlugin
 @main
 struct Tangle: BuildToolPlugin {
   func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
-    let chaptersDir = context.package.directoryURL.appending(path: "Chapters")
-    let chaptersPath = chaptersDir.path(percentEncoded: false)
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: chaptersPath)) ?? []
-    // The plugin cannot use ChapterFormat (plugins depend only on tools), so it repeats
-    // SectionFileName's rule: N.M-slug.md.
-    let chapters = names.filter(isSectionFile).sorted()
+    // The target's own chapters when its folder has any (the trap probe's fixture, which
+    // the tests run), else the package's `Chapters/`.
+    func chapterFiles(in dir: URL) -> [String] {
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path(percentEncoded: false))) ?? []
+      // The plugin cannot use ChapterFormat (plugins depend only on tools), so it repeats
+      // SectionFileName's rule: N.M-slug.md.
+      return names.filter(isSectionFile).sorted()
+    }
+    let packageChapters = context.package.directoryURL.appending(path: "Chapters")
+    let ownDir = (target as? SwiftSourceModuleTarget)?.directoryURL
+    let chaptersDir = ownDir.map { chapterFiles(in: $0).isEmpty ? packageChapters : $0 }
+      ?? packageChapters
+    let chapters = chapterFiles(in: chaptersDir)
     let inputs = chapters.map { chaptersDir.appending(path: $0) }
     let outputDir = context.pluginWorkDirectoryURL.appending(path: "Generated")
     let outputs =

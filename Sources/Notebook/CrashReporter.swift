@@ -3,6 +3,8 @@
 #elseif canImport(Darwin)
   import Darwin
 #endif
+import CCrashTrace
+import Foundation
 
 /// Makes a trap inside a cell say where it happened.
 ///
@@ -20,9 +22,12 @@ enum CrashReporter {
   static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT]
 
   /// Installs the handlers and an alternate stack (a stack overflow also gets a message).
-  static func install() {
+  /// With `backtraceLog`, a trap also writes the crashing thread's symbolized backtrace
+  /// there and names the `.md` line of the statement that trapped (`CCrashTrace`).
+  static func install(backtraceLog: String? = nil) {
     guard !state.installed else { return }
     state.installed = true
+    prepareBacktrace(log: backtraceLog)
     if state.altStack == nil {
       let size = 1 << 16
       let stack = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
@@ -39,12 +44,13 @@ enum CrashReporter {
     for (i, signo) in signals.enumerated() {
       var action = sigaction()
       #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = crashHandler
+        action.__sigaction_handler.sa_sigaction = crashHandler
       #else
-        action.__sigaction_u.__sa_handler = crashHandler
+        action.__sigaction_u.__sa_sigaction = crashHandler
       #endif
       // SA_RESETHAND: the re-raised signal gets the default action (and a core, if enabled).
-      action.sa_flags = Int32(SA_ONSTACK) | Int32(bitPattern: UInt32(SA_RESETHAND))
+      // SA_SIGINFO: the handler gets the interrupted context, where the trap's address is.
+      action.sa_flags = Int32(SA_ONSTACK) | Int32(bitPattern: UInt32(SA_RESETHAND)) | Int32(SA_SIGINFO)
       sigemptyset(&action.sa_mask)
       var old = sigaction()
       sigaction(signo, &action, &old)
@@ -80,6 +86,30 @@ enum CrashReporter {
     state.messageLength = bytes.count
   }
 
+  /// The program that turns addresses into file and line: `CHAPTER_SYMBOLIZER`, else
+  /// llvm-symbolizer (on the PATH or in the Swift toolchain), else binutils' addr2line.
+  static func symbolizer(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    if let chosen = environment["CHAPTER_SYMBOLIZER"] { return chosen.isEmpty ? nil : chosen }
+    let path = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+    let candidates = path.map { $0 + "/llvm-symbolizer" } + ["/opt/swift/usr/bin/llvm-symbolizer"]
+      + path.map { $0 + "/addr2line" }
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
+  private static func prepareBacktrace(log: String?) {
+    state.backtraceReady = false
+    guard let log, let tool = symbolizer() else { return }
+    try? FileManager.default.createDirectory(
+      atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    guard crash_trace_prepare(tool, log) == 0 else { return }
+    let note = Array("  backtrace: \(log)\n".utf8)
+    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: note.count)
+    buffer.initialize(from: note, count: note.count)
+    state.backtraceNote?.deallocate()
+    (state.backtraceNote, state.backtraceNoteLength) = (buffer, note.count)
+    state.backtraceReady = true
+  }
+
   struct State {
     var installed = false
     var message: UnsafeMutablePointer<UInt8>?
@@ -88,6 +118,10 @@ enum CrashReporter {
     var captureFD: Int32 = -1
     var buffer: UnsafeMutableRawPointer?
     var altStack: UnsafeMutableRawPointer?
+    var backtraceReady = false
+    /// "  backtrace: <log path>\n", prepared at `install`.
+    var backtraceNote: UnsafeMutablePointer<UInt8>?
+    var backtraceNoteLength = 0
     var previous: [sigaction] = Array(repeating: sigaction(), count: CrashReporter.signals.count)
   }
 
@@ -96,7 +130,9 @@ enum CrashReporter {
 
 /// The handler itself: no allocation, no locks, no Swift runtime calls beyond reading the
 /// (already initialised) state.
-private func crashHandler(_ signo: Int32) {
+private func crashHandler(
+  _ signo: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ context: UnsafeMutableRawPointer?
+) {
   let s = CrashReporter.state
   // stdio is not async-signal-safe, but a Swift runtime error (SIGILL/SIGTRAP) is raised by
   // Swift code on this thread, never from inside stdio, so flushing cannot deadlock on a lock
@@ -123,6 +159,26 @@ private func crashHandler(_ signo: Int32) {
   }
   if s.message != nil {
     _ = write(2, name.utf8Start, name.utf8CodeUnitCount)
+    if s.backtraceReady, let buffer = s.buffer, let note = s.backtraceNote {
+      // The statement's line, from the backtrace's frames through `#sourceLocation`.
+      let location = buffer.assumingMemoryBound(to: CChar.self), reason = location + 2048
+      if crash_trace_locate(context, location, 2048, reason, 2048) == 0 {
+        if reason[0] != 0 {
+          let head: StaticString = "  Swift runtime failure: "
+          _ = write(2, head.utf8Start, head.utf8CodeUnitCount)
+          _ = write(2, reason, strlen(reason))
+          _ = write(2, "\n", 1)
+        }
+        if location[0] != 0 {
+          let at: StaticString = "  at "
+          _ = write(2, at.utf8Start, at.utf8CodeUnitCount)
+          _ = write(2, location, strlen(location))
+          let tail: StaticString = " (the statement that stopped)\n"
+          _ = write(2, tail.utf8Start, tail.utf8CodeUnitCount)
+        }
+        _ = write(2, note, s.backtraceNoteLength)
+      }
+    }
     _exit(1)
   }
   raise(signo)

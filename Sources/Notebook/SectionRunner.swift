@@ -97,7 +97,8 @@ public enum SectionRunner {
     let session = NotebookSession(plan: plan, echo: !plan.options.quiet)
     let previous = NotebookSession.current
     NotebookSession.current = session
-    CrashReporter.install()
+    CrashReporter.install(
+      backtraceLog: plan.options.outputDirectory + "/.cache/crash/\(plan.program.slug).log")
     Interruption.install()
     let start = ProgressBar.now()
     var badInput = false

@@ -58,6 +58,60 @@ import Testing
     #expect(result.stdout.contains("output shape"), "\(result.stdout)")
   }
 
+  /// The statement that trapped and the runtime's reason, which optimised code keeps only in
+  /// its debug information: the three traps of the fixture section `Tests/TrapProbe/9.1-traps.md`
+  /// (run by the `trap-probe` executable, tangled like the chapters), each on its own line.
+  @Test(arguments: [
+    ("index", "Index out of range"),
+    ("nil", "Unexpectedly found nil while unwrapping an Optional value"),
+    ("overflow", "arithmetic overflow"),
+  ])
+  func aTrapNamesItsStatementAndReason(kind: String, reason: String) throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let probe = CLI.executable.deletingLastPathComponent().appendingPathComponent("trap-probe")
+    let process = Process()
+    process.executableURL = probe
+    process.arguments = [dir.path, kind]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    try process.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(stderr)")
+    let fixture = CLI.packageRoot.appendingPathComponent("Tests/TrapProbe/9.1-traps.md")
+    let lines = try String(contentsOf: fixture, encoding: .utf8).components(separatedBy: "\n")
+    let line = try #require(lines.firstIndex { $0.hasPrefix("case \"\(kind)\":") }) + 1
+    #expect(stderr.contains("crashed in cell 'trap'"), "\(stderr)")
+    #expect(stderr.contains("  Swift runtime failure: \(reason)\n"), "\(stderr)")
+    #expect(stderr.contains("  at \(fixture.path):\(line) (the statement that stopped)"), "\(stderr)")
+    // The raw backtrace goes to a file under the output folder's cache; the terminal gets
+    // a few lines.
+    let log = dir.appendingPathComponent(".cache/crash/9.1-traps.log")
+    #expect(stderr.contains("  backtrace: \(log.path)"), "\(stderr)")
+    let trace = try String(contentsOf: log, encoding: .utf8)
+    #expect(trace.contains("9.1-traps.md:\(line):"), "\(trace)")
+    #expect(stderr.split(separator: "\n").count <= 8, "\(stderr)")
+    #expect(!stderr.contains("Backtrace"), "\(stderr)")
+  }
+
+  /// A real chapter: a growth rate near Int.max overflows DenseNet's channel count in the
+  /// cell that adds it up, which a `--set` can reach (the range says only `>= 1`).
+  @Test func anOverflowInAChapterCellNamesItsLine() throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let result = try CLI.run(
+      ["run", "7.7", "--profile", "smoke", "--set", "growthRate=9223372036854775807",
+       "--output", dir.path, "--quiet"])
+    #expect(result.exitCode == 1, "\(result.stderr)")
+    let chapter = CLI.packageRoot.appendingPathComponent("Chapters/7.7-densenet.md")
+    let lines = try String(contentsOf: chapter, encoding: .utf8).components(separatedBy: "\n")
+    let line = try #require(lines.firstIndex { $0.contains("channels += numConvs * growthRate") }) + 1
+    #expect(result.stderr.contains("Swift runtime failure: arithmetic overflow"), "\(result.stderr)")
+    #expect(result.stderr.contains("7.7-densenet.md:\(line) (the statement that stopped)"), "\(result.stderr)")
+  }
+
   /// The values that used to trap are refused or handled now: a negative block count is out
   /// of `convArch`'s declared range (exit 2, nothing runs), and ResNet takes any number of
   /// stages.
