@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 // Kernels are plain loops over unsafe buffers: overflow checks stop the
@@ -85,3 +86,12 @@ let package = Package(
     .testTarget(name: "ChapterCLITests", dependencies: ["Notebook"]),
   ]
 )
+
+// libFuzzer's target for the parsers (scripts/fuzz.sh): only in that build, which compiles
+// every module with -sanitize=fuzzer and -enable-testing; a plain build has no use for it,
+// and without libFuzzer's main it would not link.
+if ProcessInfo.processInfo.environment["CHAPTER_FUZZ"] == "1" {
+  package.targets.append(
+    .executableTarget(
+      name: "fuzz-parsers", dependencies: ["ChapterFormat", "Notebook"], path: "Tests/Fuzz/LibFuzzer"))
+}

@@ -9,12 +9,13 @@ import Testing
 /// run), its YAML front matter (profiles and ranges), a parameter literal, and `--set
 /// NAME=VALUE` arguments checked against a chapter's parameters.
 ///
-/// libFuzzer (`-sanitize=fuzzer`) does not fit a SwiftPM test run, so this is a plain
-/// mutation loop: seeds from `Tests/Fuzz/corpus/` (and the real chapters), mutated by bit
+/// This is the fast regression run, a plain seeded mutation loop: seeds from
+/// `Tests/Fuzz/corpus/` (and the real chapters), mutated by bit
 /// flips, truncation, deletion, duplication, splicing of other seeds and insertion of tokens
 /// that matter to these grammars (fences, `---`, `cell=`, quotes, brackets, huge numbers,
 /// NaN, Unicode, NUL, CR, very long lines). The generator is seeded, so a run is the same
-/// every time.
+/// every time. The same targets (`FuzzTargets.swift`) also run under libFuzzer, guided by
+/// coverage, for 45 s in `make test` (`scripts/fuzz.sh`).
 ///
 /// What counts as a failure:
 /// - a trap (an index out of range, an integer overflow, a stack overflow) kills the test
@@ -120,243 +121,24 @@ import Testing
   }
 }
 
-// MARK: The targets
+// MARK: The checks, as test issues
 
-/// One function per parser; each checks the contracts the CLI relies on.
-enum FuzzTargets {
-  static let path = "/fuzz/9.9-fuzz.md"
+/// A contract of a fuzz target (`FuzzTargets.swift`), checked as `#expect` does. (The
+/// caller's place comes as plain literals: that file is also compiled without Testing.)
+func fuzzCheck(
+  _ condition: Bool, _ message: @autoclosure () -> String = "",
+  fileID: String = #fileID, filePath: String = #filePath, line: Int = #line, column: Int = #column
+) {
+  if !condition { fuzzFailure(message(), fileID: fileID, filePath: filePath, line: line, column: column) }
+}
 
-  /// A whole chapter: parse, tangle, then plan runs with the default profile, `smoke` and
-  /// its last variant.
-  static func chapter(_ text: String) {
-    let document: ChapterDocument
-    do {
-      document = try ChapterParser.parse(text, path: path)
-    } catch {
-      expectLocated(error, in: text, "chapter")
-      return
-    }
-    let lines = lineCount(text)
-    var ids = Set<String>()
-    for cell in document.cells {
-      #expect(ChapterParser.isValidID(cell.id), "bad id \(cell.id): \(sample(text))")
-      #expect(ids.insert(cell.id).inserted, "duplicate id \(cell.id): \(sample(text))")
-      #expect(cell.line >= 1 && cell.line <= lines + 1, "cell line \(cell.line): \(sample(text))")
-      for p in cell.parameters {
-        #expect(p.name.isSwiftIdentifier && p.line >= cell.line, "\(p.name): \(sample(text))")
-      }
-    }
-    let tangled = SwiftTangler.tangle(
-      document, markdown: text, sourcePath: path, section: SectionFileName(fileName: path)!)
-    for cell in document.cells {
-      #expect(tangled.contains(ParameterValue.stringLiteral(cell.id)), "\(sample(text))")
-    }
-    // The default profile, the tests' one, and the last variant (each plan reads the YAML
-    // again, so one of each keeps an input fast).
-    for profile in [nil, "smoke"] { plan(text, document, RunOptions(profile: profile, threads: 1)) }
-    let variant = document.variants.last?.name ?? "no-such-variant"
-    plan(text, document, RunOptions(profile: "smoke", variant: variant, threads: 1))
-  }
-
-  /// YAML front matter in front of a fixed body whose cells declare one parameter of each
-  /// type, so that profile values meet every type check.
-  static func frontMatter(_ yaml: String) {
-    let text = "---\n" + yaml + (yaml.hasSuffix("\n") ? "" : "\n") + "---\n\n" + typedCells
-    let document: ChapterDocument
-    do {
-      document = try ChapterParser.parse(text, path: path)
-    } catch {
-      expectLocated(error, in: text, "front matter (chapter)")
-      return
-    }
-    let front: FrontMatter
-    do {
-      front = try FrontMatter.parse(document)
-    } catch {
-      expectLocated(error, in: text, "front matter")
-      return
-    }
-    for (name, range) in front.ranges {
-      #expect(!range.conditions.isEmpty, "range of \(name): \(sample(yaml))")
-      _ = range.description
-    }
-    let names: [String?] = [nil, "book"] + front.profiles.map(\.name)
-    for name in names { plan(text, document, RunOptions(profile: name, threads: 1)) }
-  }
-
-  /// One literal: the grammar, the coercions of `--set` to every parameter type, the
-  /// parameter-line and range parsers that embed it.
-  static func literal(_ text: String) {
-    if let value = ParameterLiteral.parse(text) {
-      // What a value prints as Swift must read back as the same value (the tangler and
-      // the report rely on it).
-      #expect(
-        ParameterLiteral.parse(value.swiftLiteral) == value,
-        "\(value.swiftLiteral) does not read back: \(sample(text))")
-      #expect(ParameterLiteral.parse(text, as: value) == value, "\(sample(text))")
-      if case .double(let d) = value { #expect(d.isFinite, "\(sample(text))") }
-    }
-    for template in templates {
-      if let value = ParameterLiteral.parse(text, as: template) {
-        #expect(value.typeName == template.typeName, "\(template.typeName): \(sample(text))")
-      }
-      switch OverrideLiteral.parse(text, as: template) {
-      case .success(let value):
-        #expect(value.typeName == template.typeName, "\(template.typeName): \(sample(text))")
-        #expect(ParameterRange.finiteViolation(value) == nil, "\(sample(text))")
-      case .failure(let failure):
-        #expect(!failure.message.isEmpty, "\(sample(text))")
-      }
-    }
-    // The text as a value, as the rest of a declaration line, and as a line of its own.
-    for line in ["let x = " + text, "  let a = 1, b = " + text + "  // c", "let " + text, text] {
-      if let parsed = ParameterLine.parse(line, index: 0) {
-        #expect(!parsed.bindings.isEmpty)
-        _ = parsed.rewritten()
-      }
-    }
-    _ = ParameterLine.scan(text)
-    do {
-      let range = try ParameterRange(text)
-      #expect(!range.conditions.isEmpty)
-      for template in templates { _ = range.violation(template) }
-    } catch let failure as OverrideLiteral.Failure {
-      #expect(!failure.message.isEmpty)
-    } catch {
-      Issue.record("ParameterRange threw \(type(of: error)): \(error) for \(sample(text))")
-    }
-  }
-
-  /// `--set` arguments, one per line: split them, then plan a run of the typed chapter
-  /// with all of them and with each alone.
-  static func setArguments(_ text: String) {
-    let arguments = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let document: ChapterDocument
-    do {
-      document = try ChapterParser.parse(typedChapter, path: path)
-    } catch {
-      Issue.record("the typed chapter does not parse: \(error)")
-      return
-    }
-    for group in [arguments] + arguments.map({ [$0] }) {
-      let overrides: [String: String]
-      do {
-        overrides = try RunOptions.parseSetArguments(group)
-      } catch let error as NotebookError {
-        #expect(!error.message.isEmpty)
-        continue
-      } catch {
-        Issue.record("parseSetArguments threw \(type(of: error)): \(error)")
-        continue
-      }
-      guard
-        let plan = plan(
-          typedChapter, document, RunOptions(profile: "book", overrides: overrides, threads: 1))
-      else { continue }
-      for (name, override) in plan.overrides {
-        let declared = plan.parameters.first { $0.name == name }?.defaultValue
-        #expect(declared?.accepts(override.value) == true, "\(name): \(sample(text))")
-        #expect(ParameterRange.finiteViolation(override.value) == nil, "\(sample(text))")
-        if let range = plan.frontMatter.ranges[name] ?? ParameterRange.implied(for: name) {
-          #expect(range.violation(override.value) == nil, "\(name): \(sample(text))")
-        }
-      }
-      for key in FrontMatter.settingKeys {
-        if let n = key == "trainSubset" ? plan.settings.trainSubset : plan.settings.testSubset {
-          #expect(n >= 1, "\(key) = \(n): \(sample(text))")
-        }
-      }
-    }
-  }
-
-  // MARK: Helpers
-
-  /// Plans a run; every error must be one the CLI reports as bad input (exit code 2).
-  @discardableResult
-  static func plan(_ text: String, _ document: ChapterDocument, _ options: RunOptions) -> RunPlan? {
-    let program = SectionProgram(
-      number: "9.9", slug: "9.9-fuzz", sourcePath: path, markdown: text
-    ) { _ in }
-    do {
-      let plan = try RunPlan(program: program, document: document, options: options)
-      _ = SectionOverview.describe(plan)
-      return plan
-    } catch {
-      #expect(
-        NotebookError.inputErrorDescription(error) != nil,
-        "RunPlan threw \(type(of: error)): \(error) for \(sample(text))")
-      if error is ChapterError { expectLocated(error, in: text, "plan") }
-      if let e = error as? NotebookError { #expect(!e.message.isEmpty) }
-      return nil
-    }
-  }
-
-  /// A `ChapterError` naming the file, with a message and a line of the file.
-  static func expectLocated(_ error: Error, in text: String, _ what: String) {
-    guard let e = error as? ChapterError else {
-      Issue.record("\(what) threw \(type(of: error)): \(error) for \(sample(text))")
-      return
-    }
-    #expect(e.path == path, "\(what): \(e)")
-    #expect(!e.message.isEmpty, "\(what): \(e)")
-    #expect(e.line >= 1 && e.line <= lineCount(text) + 1, "\(what): \(e) for \(sample(text))")
-    #expect(e.description.hasPrefix(path + ":\(e.line): error: "))
-  }
-
-  /// Lines as cmark counts them (`\n`, `\r\n` and a lone `\r` each end one).
-  static func lineCount(_ text: String) -> Int {
-    var count = 1
-    var previous: UInt8 = 0
-    for byte in text.utf8 {
-      if byte == 0x0A, previous != 0x0D { count += 1 }
-      if byte == 0x0D { count += 1 }
-      previous = byte
-    }
-    return count
-  }
-
-  /// The start of an input, escaped, for a failure message.
-  static func sample(_ text: String) -> String {
-    let head = text.unicodeScalars.prefix(300).map { $0.escaped(asASCII: true) }.joined()
-    return "\"" + head + (text.unicodeScalars.count > 300 ? "…" : "") + "\" (\(text.utf8.count) bytes)"
-  }
-
-  /// One value of each parameter type.
-  static let templates: [ParameterValue] = [
-    .int(1), .double(0.5), .bool(true), .string("s"), .intArray([1]), .doubleArray([0.5]),
-    .boolArray([true]), .stringArray(["s"]), .intPairArray([IntPair(1, 64)]),
-  ]
-
-  /// Cells declaring one parameter of each type, several with implied or declared ranges.
-  static let typedCells = """
-    ```swift cell=params
-    let lr = 0.1, numEpochs = 2, batchSize = 64, resize = 28
-    let ratio = 4, dropout = 0.5, flag = false, optimizer = "sgd"
-    let names = ["a", "b"], rates = [0.1, 1.0], flags = [true]
-    let convArch = [(1, 64), (2, 128)]
-    let blockCounts = [2, 2, 2, 2]
-    ```
-
-    ```swift cell=train
-    let lr = 0.5
-    ```
-
-    ```variant name=wide
-    convArch = [(1, 128), (2, 256)]
-    ```
-
-    """
-
-  static let typedChapter = """
-    ---
-    section: "9.9"
-    title: Fuzz
-    ranges: { resize: ">= 28", ratio: "1...64", dropout: "0 ..< 1", blockCounts: ">= 1" }
-    profiles:
-      smoke: { numEpochs: 1, trainSubset: 64, testSubset: 32 }
-    ---
-
-    """ + typedCells
+func fuzzFailure(
+  _ message: String,
+  fileID: String = #fileID, filePath: String = #filePath, line: Int = #line, column: Int = #column
+) {
+  Issue.record(
+    Comment(rawValue: message),
+    sourceLocation: SourceLocation(fileID: fileID, filePath: filePath, line: line, column: column))
 }
 
 // MARK: The loop

@@ -1,0 +1,1 @@
+../../NotebookTests/FuzzTargets.swift
