@@ -88,7 +88,9 @@ public func benchmark(
     if perLayer && timed {
       for i in layers.indices { backwardTimes[i].append(Autograd.backwardSeconds["\(i)"] ?? 0) }
     }
-    if optimizer == nil { optimizer = SGD(net.parameters(), learningRate: 0.01) }
+    if optimizer == nil {
+      optimizer = SGD(net.parameters(), learningRate: 0.01, updatesInBackward: true)
+    }
     optimizer!.step()
   }
 

@@ -19,7 +19,8 @@ enum MemoryPreflight {
   static func checkBatches(
     batchSize: Int, side: Int, prefetch: Int, available: AvailableMemory? = .current()
   ) throws {
-    guard let available else { return }
+    // Sizes below 1 are the loader's to refuse, with its own message.
+    guard let available, batchSize >= 1, side >= 1 else { return }
     let needed = batchBytes(batchSize: batchSize, side: side, batches: prefetch + 3)
     guard needed > available.bytes else { return }
     let largest = largestSide(
@@ -37,18 +38,21 @@ enum MemoryPreflight {
 
   static func batchBytes(batchSize: Int, side: Int, batches: Int) -> Int {
     let (pixels, o1) = side.multipliedReportingOverflow(by: side)
-    let (perBatch, o2) = pixels.multipliedReportingOverflow(by: batchSize * 4)
-    let (all, o3) = perBatch.multipliedReportingOverflow(by: batches)
-    return o1 || o2 || o3 ? Int.max : all
+    let (floats, o2) = pixels.multipliedReportingOverflow(by: batchSize)
+    let (perBatch, o3) = floats.multipliedReportingOverflow(by: 4)
+    let (all, o4) = perBatch.multipliedReportingOverflow(by: batches)
+    return o1 || o2 || o3 || o4 ? Int.max : all
   }
 
   static func largestSide(fitting bytes: Int, batchSize: Int, prefetch: Int) -> Int {
-    Int((Double(bytes) / Double(4 * batchSize * (prefetch + 3))).squareRoot())
+    let side = (Double(bytes) / (4 * Double(batchSize) * Double(prefetch + 3))).squareRoot()
+    return side.isFinite && side < 1e15 ? Int(side) : 0
   }
 
   /// Refuses a training whose estimated peak (`TrainingMemoryEstimate`) is over what is
-  /// available. Measures `net` on one example of the loader's size first, and leaves it as
-  /// it was (`Module.restoringState(after:)`), so the run's numbers do not change.
+  /// available. Measures `net` on one and on two examples of the loader's size first, and
+  /// leaves it as it was (`Module.restoringState(after:)`), so the run's numbers do not
+  /// change.
   static func checkTraining(
     _ net: Module, _ loader: BatchLoader, network: String,
     available: AvailableMemory? = .current()

@@ -160,9 +160,13 @@ func recordedLoss(_ net: Module, _ batch: Batch) -> (logits: Tensor, loss: Tenso
 }
 
 /// The SGD update that ends a training step, once `backward()` has filled the gradients. The
-/// optimizer is made at the first step, when the network's lazily shaped parameters exist.
+/// optimizer is made at the first step, when the network's lazily shaped parameters exist;
+/// from the second step on, dense layers' weights are updated by the backward pass itself
+/// (`SGD.updatesInBackward`: the loop is one forward, one backward, one step).
 func sgdUpdate(_ net: Module, _ optimizer: inout SGD?, lr: Double) {
-  if optimizer == nil { optimizer = SGD(net.parameters(), learningRate: Float(lr)) }
+  if optimizer == nil {
+    optimizer = SGD(net.parameters(), learningRate: Float(lr), updatesInBackward: true)
+  }
   optimizer!.step()
 }
 

@@ -103,3 +103,78 @@ extension EngineTests {
     }
   }
 }
+
+extension EngineTests {
+  /// `SGD(updatesInBackward: true)` moves dense weights' steps into the backward pass; the
+  /// training must be the plain one's.
+  @Suite struct UpdatesInBackward {
+    /// Two dense layers, the second applied twice when `shared` (its weight then has two
+    /// uses in a step and must take the plain path).
+    final class Net: Module {
+      let first = Dense(8, activation: .relu)
+      let second = Dense(8, activation: .relu)
+      let last = Dense(3)
+      let shared: Bool
+      init(shared: Bool) {
+        self.shared = shared
+        super.init()
+      }
+      override func forward(_ x: Tensor) -> Tensor {
+        let h = second(first(x))
+        return last(shared ? second(h) : h)
+      }
+    }
+
+    static func trained(shared: Bool, fused: Bool, steps: Int = 12) -> (weights: [[Float]], losses: [Float], grad: Tensor?) {
+      EngineRandom.seed(11)
+      let net = Net(shared: shared)
+      net.initialize(.xavier)
+      let x = Tensor.uniform([16, 8], low: -1, high: 1)
+      let labels = (0..<16).map { Int32($0 % 3) }
+      _ = Autograd.predict { net(x) }
+      let sgd = SGD(net.parameters(), learningRate: 0.3, updatesInBackward: fused)
+      var losses: [Float] = []
+      for _ in 0..<steps {
+        Autograd.clearTape()
+        let loss = Autograd.record { softmaxCrossEntropy(net(x), labels: labels) }
+        loss.backward()
+        sgd.step()
+        losses.append(loss.item)
+      }
+      return (net.parameters().map(\.scalars), losses, net.first.weight!.grad)
+    }
+
+    @Test func theSameTrainingAsThePlainStep() {
+      let plain = Self.trained(shared: false, fused: false)
+      let fused = Self.trained(shared: false, fused: true)
+      expectClose(fused.losses, plain.losses.map(Double.init), tol: 1e-5)
+      for (a, b) in zip(fused.weights, plain.weights) { expectClose(a, b.map(Double.init), tol: 1e-5) }
+      #expect(plain.losses.last! < plain.losses.first! * 0.8, "\(plain.losses)")
+      // The fused weight's gradient is not kept; the plain one's is (zeroed).
+      #expect(fused.grad == nil)
+      #expect(plain.grad != nil)
+    }
+
+    @Test func aWeightUsedTwiceTakesThePlainPath() {
+      let plain = Self.trained(shared: true, fused: false)
+      let fused = Self.trained(shared: true, fused: true)
+      expectClose(fused.losses, plain.losses.map(Double.init), tol: 1e-5)
+      for (a, b) in zip(fused.weights, plain.weights) { expectClose(a, b.map(Double.init), tol: 1e-5) }
+    }
+
+    /// Once the optimizer is gone, backward passes compute gradients and change nothing.
+    @Test func withoutItsOptimizerBackwardOnlyComputesGradients() {
+      EngineRandom.seed(5)
+      let layer = Dense(4)
+      let x = Tensor.uniform([2, 3])
+      _ = Autograd.predict { layer(x) }
+      var sgd: SGD? = SGD(layer.parameters(), learningRate: 0.5, updatesInBackward: true)
+      sgd!.step()
+      sgd = nil
+      let before = layer.weight!.scalars
+      Autograd.record { layer(x).sum() }.backward()
+      #expect(layer.weight!.scalars == before)
+      #expect(layer.weight!.grad != nil)
+    }
+  }
+}

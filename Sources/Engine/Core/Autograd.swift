@@ -53,6 +53,7 @@ public enum Autograd {
     guard isRecording, inputs.contains(where: { $0.requiresGrad }) else { return output }
     output.requiresGrad = true
     output.isLeaf = false
+    for t in inputs { t.fusedUpdate?.uses += 1 }
     tape.append(TapeEntry(slot: output.gradientSlot, backward: backward, label: profileLabel))
     return output
   }

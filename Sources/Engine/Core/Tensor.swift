@@ -139,6 +139,13 @@ public final class Tensor {
     Autograd.isRecording && requiresGrad ? gradientSlot : nil
   }
 
+  /// The SGD step this parameter's backward pass applies itself, when its optimizer asked
+  /// for that (`SGD.updatesInBackward`).
+  var fusedUpdate: FusedUpdate?
+
+  /// Frees the gradient buffer (the next backward pass that reaches it makes a zeroed one).
+  func dropGradient() { slot?.grad = nil }
+
   /// Drops the gradient (the optimizer's zero_grad).
   public func zeroGrad() {
     if let g = grad { g.data.update(repeating: 0, count: count) }
