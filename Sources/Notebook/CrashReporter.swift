@@ -128,8 +128,10 @@ enum CrashReporter {
   nonisolated(unsafe) static var state = State()
 }
 
-/// The handler itself: no allocation, no locks, no Swift runtime calls beyond reading the
-/// (already initialised) state.
+/// The handler itself: no allocation, no Swift runtime calls beyond reading the (already
+/// initialised) state. The backtrace (`crash_trace_locate`) is the one exception to "no
+/// locks": glibc's unwinder takes the dynamic loader's lock, which a trap in cell code does
+/// not hold.
 private func crashHandler(
   _ signo: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ context: UnsafeMutableRawPointer?
 ) {
