@@ -7,6 +7,7 @@
 #include <link.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
@@ -34,6 +35,21 @@ static int find_executable(struct dl_phdr_info *info, size_t size, void *data) {
     if (end > range_end) range_end = end;
   }
   return 1;
+}
+
+/// Creates the folders above `path` (mkdir is async-signal-safe): the log's folder is made
+/// only when there is a crash to write, so that a run leaves nothing behind otherwise.
+static void make_parents(const char *path) {
+  static char buffer[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof buffer) return;
+  memcpy(buffer, path, n + 1);
+  for (size_t i = 1; i < n; i++) {
+    if (buffer[i] != '/') continue;
+    buffer[i] = 0;
+    mkdir(buffer, 0755);
+    buffer[i] = '/';
+  }
 }
 
 int crash_trace_prepare(const char *symbolizer, const char *log_path) {
@@ -183,6 +199,7 @@ int crash_trace_locate(void *context, char *location, size_t capacity, char *rea
   }
   argv[argc] = NULL;
 
+  make_parents(log_file);
   int fd = open(log_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
   put(fd, "Backtrace of the crashing thread, frames of ");

@@ -99,8 +99,6 @@ enum CrashReporter {
   private static func prepareBacktrace(log: String?) {
     state.backtraceReady = false
     guard let log, let tool = symbolizer() else { return }
-    try? FileManager.default.createDirectory(
-      atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     guard crash_trace_prepare(tool, log) == 0 else { return }
     let note = Array("  backtrace: \(log)\n".utf8)
     let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: note.count)
