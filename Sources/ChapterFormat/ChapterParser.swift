@@ -124,7 +124,7 @@ private struct Parser {
             + "the rest of the file; add a line \(fence) after the block's last line")
       }
       let info = cmark_node_get_fence_info(n).map { String(cString: $0) } ?? ""
-      if ["swift", "output", "variant"].contains(ChapterParser.parseInfo(info).word),
+      if Self.ownBlockWords.contains(ChapterParser.parseInfo(info).word),
         let swallowed = swallowedOpening(after: start, before: end, char: open.char)
       {
         throw error(
@@ -180,6 +180,9 @@ private struct Parser {
     return (yaml, close + 2)
   }
 
+  /// The info words of the chapter's own blocks: cells, output blocks and variants.
+  static let ownBlockWords: Set<String> = ["swift", "output", "variant"]
+
   /// The first line strictly between `start` and `end` that opens one of the chapter's own
   /// blocks (a fence of the same character with the info string `swift`, `output` or
   /// `variant`), if any. Inside a cell, output or variant such a line can only mean that
@@ -192,7 +195,7 @@ private struct Parser {
     for line in (start + 1)..<end {
       guard let marker = fenceMarker(line), marker.char == char else { continue }
       let word = ChapterParser.parseInfo(String(marker.rest)).word
-      if ["swift", "output", "variant"].contains(word) { return line }
+      if Self.ownBlockWords.contains(word) { return line }
     }
     return nil
   }

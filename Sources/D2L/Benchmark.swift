@@ -55,13 +55,13 @@ public func benchmark(
 ) -> BenchmarkResult {
   // The peak covers the benchmark, not the cells that ran before it (7.2's full-size VGG-11
   // for its shape table, say): what they left is freed, and the kernel's peak reset.
+  // The pre-flight's estimate measures the network first (and frees what that took).
   EngineMemory.releaseCachedBuffers()
+  net.initialize(.xavier, forceReinit: true)
+  let estimate = TrainingMemoryEstimate(net, side: resize, batchSize: batch, batchesHeld: 1)
   resetPeakResident()
   EngineMemory.resetPeaks()
   let peak = MachinePeak.measure(threads: ComputeThreads.count)
-  net.initialize(.xavier, forceReinit: true)
-  let estimate = TrainingMemoryEstimate(net, side: resize, batchSize: batch, batchesHeld: 1)
-  EngineMemory.resetPeaks()
   let x = Tensor.uniform([batch, 1, resize, resize])
   let labels = (0..<batch).map { _ in Int32(EngineRandom.generator.next() % 10) }
   var optimizer: SGD?
@@ -88,10 +88,7 @@ public func benchmark(
     if perLayer && timed {
       for i in layers.indices { backwardTimes[i].append(Autograd.backwardSeconds["\(i)"] ?? 0) }
     }
-    if optimizer == nil {
-      optimizer = SGD(net.parameters(), learningRate: 0.01, updatesInBackward: true)
-    }
-    optimizer!.step()
+    sgdUpdate(net, &optimizer, lr: 0.01)
   }
 
   let flopsBefore = FLOPCounter.count

@@ -162,6 +162,25 @@ extension EngineTests {
       for (a, b) in zip(fused.weights, plain.weights) { expectClose(a, b.map(Double.init), tol: 1e-5) }
     }
 
+    /// An optimizer that goes away takes back only its own updates: a later optimizer over
+    /// the same parameters keeps updating them in the backward pass.
+    @Test func aLaterOptimizerKeepsItsUpdatesWhenAnEarlierOneGoes() {
+      EngineRandom.seed(6)
+      let layer = Dense(4)
+      let x = Tensor.uniform([2, 3])
+      _ = Autograd.predict { layer(x) }
+      var first: SGD? = SGD(layer.parameters(), learningRate: 0.5, updatesInBackward: true)
+      let second = SGD(layer.parameters(), learningRate: 0.25, updatesInBackward: true)
+      #expect(first != nil)
+      first = nil
+      let before = layer.weight!.scalars
+      Autograd.clearTape()
+      Autograd.record { layer(x).sum() }.backward()
+      second.step()
+      #expect(layer.weight!.grad == nil, "the weight took the plain path")
+      #expect(layer.weight!.scalars != before)
+    }
+
     /// Once the optimizer is gone, backward passes compute gradients and change nothing.
     @Test func withoutItsOptimizerBackwardOnlyComputesGradients() {
       EngineRandom.seed(5)

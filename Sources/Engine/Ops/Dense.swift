@@ -27,24 +27,19 @@ public func dense(_ x: Tensor, weight w: Tensor, bias b: Tensor?, activation: Ac
         for j in 0..<outF { db[j] += row[j] }
       }
     }
-    if w.requiresGrad, let step = w.fusedUpdate, step.appliesNow {
-      // The input's gradient reads the weight before the step changes it.
-      if x.requiresGrad {
-        gemm(m: n, n: inF, k: outF, dz.data, lda: outF, w.data, ldb: inF, beta: 1, x.gradBuffer(),
-             ldc: inF)
-      }
-      gemm(transA: true, m: outF, n: inF, k: n, alpha: -step.rate, dz.data, lda: outF, x.data,
-           ldb: inF, beta: 1, w.data, ldc: inF)
-      step.applied = true
-      return
-    }
-    if w.requiresGrad {
-      gemm(transA: true, m: outF, n: inF, k: n, dz.data, lda: outF, x.data, ldb: inF, beta: 1,
-           w.gradBuffer(), ldc: inF)
-    }
+    // The input's gradient first: it reads the weight, which a fused step (below) changes.
     if x.requiresGrad {
       gemm(m: n, n: inF, k: outF, dz.data, lda: outF, w.data, ldb: inF, beta: 1, x.gradBuffer(),
            ldc: inF)
+    }
+    guard w.requiresGrad else { return }
+    if let step = w.fusedUpdate, step.appliesNow {
+      gemm(transA: true, m: outF, n: inF, k: n, alpha: -step.rate, dz.data, lda: outF, x.data,
+           ldb: inF, beta: 1, w.data, ldc: inF)
+      step.applied = true
+    } else {
+      gemm(transA: true, m: outF, n: inF, k: n, dz.data, lda: outF, x.data, ldb: inF, beta: 1,
+           w.gradBuffer(), ldc: inF)
     }
   }
 }

@@ -12,27 +12,31 @@
 /// accumulated over several backward passes, nor read after them, for those weights.
 public final class SGD {
   public var learningRate: Float {
-    didSet { for p in parameters { p.fusedUpdate?.rate = learningRate } }
+    didSet { for f in fusedUpdates { f.rate = learningRate } }
   }
   public let parameters: [Tensor]
+  /// The updates this optimizer left to its parameters' backward passes (none without
+  /// `updatesInBackward`). Only these are its own to change or take back: a later optimizer
+  /// over the same parameters replaces them.
+  private let fusedUpdates: [FusedUpdate]
 
   public init(_ parameters: [Tensor], learningRate: Float, updatesInBackward: Bool = false) {
     self.parameters = parameters
     self.learningRate = learningRate
-    if updatesInBackward {
-      for p in parameters { p.fusedUpdate = FusedUpdate(rate: learningRate) }
-    }
+    fusedUpdates = updatesInBackward ? parameters.map { _ in FusedUpdate(rate: learningRate) } : []
+    for (p, f) in zip(parameters, fusedUpdates) { p.fusedUpdate = f }
   }
 
   /// Without its optimizer, a backward pass only computes gradients again.
   deinit {
-    for p in parameters where p.fusedUpdate != nil { p.fusedUpdate = nil }
+    for (p, f) in zip(parameters, fusedUpdates) where p.fusedUpdate === f { p.fusedUpdate = nil }
   }
 
   public func step() {
     let lr = learningRate
-    for p in parameters {
-      if let f = p.fusedUpdate {
+    for (i, p) in parameters.enumerated() {
+      if i < fusedUpdates.count {
+        let f = fusedUpdates[i]
         f.uses = 0
         if f.applied {
           f.applied = false
