@@ -56,10 +56,17 @@ let package = Package(
         "ChapterFormat", "CCmark", "CCrashTrace", .product(name: "Yams", package: "Yams"),
       ]),
     // What the book's `d2l` package gives its cells: data loading, train_ch6, plots.
-    .target(name: "D2L", dependencies: ["Engine", "Datasets", "Notebook"], swiftSettings: kernelSettings),
+    .target(
+      name: "D2L", dependencies: ["Engine", "Datasets", "Notebook"], swiftSettings: kernelSettings,
+      plugins: ["EngineIdentity"]),
     // Host tool run by the Tangle plugin: Chapters/*.md -> Swift.
     .executableTarget(name: "Tangler", dependencies: ["ChapterFormat"]),
     .plugin(name: "Tangle", capability: .buildTool(), dependencies: ["Tangler"]),
+    // Host tool run by the EngineIdentity plugin: a hash of the sources that decide a
+    // training's numbers, which the training cache keys on.
+    .executableTarget(name: "SourceFingerprint"),
+    .plugin(
+      name: "EngineIdentity", capability: .buildTool(), dependencies: ["SourceFingerprint"]),
     // The generated cells of every section (no hand-written cell code here).
     // Cells keep Swift's run-time checks (no -Ounchecked): an index out of
     // range in a reader's cell must stop at its line, not corrupt memory.

@@ -41,10 +41,21 @@ public func trainCh6(
   // add to this training's memory.
   EngineMemory.releaseCachedBuffers()
   net.initialize(.xavier, forceReinit: true)
-  try MemoryPreflight.checkTraining(net, trainIter, network: network)
   let progress = session?.makeProgressBar(label: network)
     ?? ProgressBar(label: network, quiet: true)
   let checkpoint = session?.nextCheckpointPath()
+  var cacheEntry: (key: TrainingCacheKey, path: String)?
+  if let session, session.settings.useCache {
+    let key = session.trainingCacheKey(
+      network: network, engine: CachedTraining.engineIdentity,
+      data: CachedTraining.dataIdentity(train: trainIter, test: testIter))
+    let path = session.trainingCachePath(key)
+    cacheEntry = (key, path)
+    if let summary = cachedSummary(net, trainIter, key: key, path: path, network: network) {
+      return summary
+    }
+  }
+  try MemoryPreflight.checkTraining(net, trainIter, network: network)
   var p = TrainingProgress()
   if let checkpoint, session?.settings.resume == true {
     if let restored = resume(net, trainIter, lr: lr, network: network, from: checkpoint, progress) {
@@ -136,15 +147,70 @@ public func trainCh6(
     examplesPerSecond: Double(examplesSeen) / max(trainSeconds, 1e-9),
     wallSeconds: ProgressBar.now() - wallStart, lossPerEpoch: losses,
     trainAccuracyPerEpoch: trainAccs, testAccuracyPerEpoch: testAccs, trainingCurve: p.curve)
+  if let cacheEntry {
+    do {
+      try CachedTraining.save(net, summary: summary, key: cacheEntry.key, to: cacheEntry.path)
+      TrainingCache.evict(
+        output: session!.plan.options.outputDirectory, limit: TrainingCache.limitBytes(),
+        keep: cacheEntry.path)
+    } catch {
+      // A cache that cannot be written costs the next run a training, not this run its result.
+      progress.note("\(network): not cached (\(error))")
+    }
+  }
+  report(summary, network: network)
+  return summary
+}
+
+/// What a finished training shows, fresh or from the cache: the book's two log lines, the
+/// curves' figure, and the summary in the report's header and the index.
+private func report(_ summary: TrainingSummary, network: String) {
   print(String(
     format: "loss %.3f, train acc %.3f, test acc %.3f", summary.finalLoss, summary.trainAccuracy,
     summary.testAccuracy))
   print(String(format: "%.1f examples/sec on cpu", summary.examplesPerSecond))
+  let session = NotebookSession.current
   session?.addFigure(
     svg: LinePlot.trainingCurves(summary).svg(),
     caption: "\(network): training loss and accuracy five times per epoch, test accuracy "
       + "after each epoch")
   session?.recordTraining(summary)
+}
+
+/// The cached result of this training, loaded into `net`, with the note saying where it comes
+/// from; nil when there is no entry, or when it cannot be used (damaged, another key): then
+/// the training runs and replaces it, and a note says why.
+private func cachedSummary(
+  _ net: Module, _ trainIter: BatchLoader, key: TrainingCacheKey, path: String, network: String
+) -> TrainingSummary? {
+  guard FileManager.default.fileExists(atPath: path) else { return nil }
+  // The parameters a network creates at its first call must exist before they are loaded.
+  func createParameters() {
+    if let batch = trainIter.epoch(0).makeIterator().next() {
+      Autograd.predict { _ = net(batch.tensor) }
+    }
+  }
+  let entry: CachedTraining.Entry
+  do {
+    entry = try CachedTraining.read(key: key, from: path)
+    // Checked on a network put back as it was afterwards, so that a refused entry leaves the
+    // training exactly as an uncached run starts it.
+    try net.restoringState {
+      createParameters()
+      try entry.validate(net)
+    }
+    createParameters()
+    try entry.apply(to: net)
+  } catch {
+    print("\(network): the cached training cannot be used (\(error)); training again")
+    return nil
+  }
+  TrainingCache.touch(path)
+  var summary = entry.summary
+  summary.cachedAt = entry.savedAt
+  print("\(network): cached from \(Provenance.format(entry.savedAt)), saved "
+    + "\(ProgressBar.formatDuration(summary.wallSeconds)) of training; --no-cache retrains")
+  report(summary, network: network)
   return summary
 }
 

@@ -124,7 +124,8 @@ public enum FashionMNIST {
     try verify(labelFile, spec: labels, path: labelPath, enabled: checksums)
 
     return LabeledImages(
-      count: imageCount, rows: rows, cols: cols, pixels: imageFile.data, labels: labelFile.data)
+      count: imageCount, rows: rows, cols: cols, pixels: imageFile.data, labels: labelFile.data,
+      fileChecksums: [imageFile.crc, labelFile.crc])
   }
 
   private static func verify(_ file: IDX.File, spec: FileSpec, path: String, enabled: Bool) throws {

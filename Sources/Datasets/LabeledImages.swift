@@ -12,9 +12,15 @@ public struct LabeledImages: Sendable {
   public let pixels: [UInt8]
   /// `count` class indices.
   public let labels: [UInt8]
+  /// The CRC-32s of the decompressed files the images and labels were read from (empty when
+  /// they come from elsewhere): what the training cache's key records of the data.
+  public let fileChecksums: [UInt32]
 
   /// Wraps pixels and labels that already agree in size.
-  public init(count: Int, rows: Int, cols: Int, pixels: [UInt8], labels: [UInt8]) {
+  public init(
+    count: Int, rows: Int, cols: Int, pixels: [UInt8], labels: [UInt8],
+    fileChecksums: [UInt32] = []
+  ) {
     require(count >= 0 && rows > 0 && cols > 0, "bad image set shape")
     require(pixels.count == count * rows * cols, "pixels do not match count x rows x cols")
     require(labels.count == count, "labels do not match count")
@@ -23,6 +29,7 @@ public struct LabeledImages: Sendable {
     self.cols = cols
     self.pixels = pixels
     self.labels = labels
+    self.fileChecksums = fileChecksums
   }
 
   /// The number of pixels in one image.

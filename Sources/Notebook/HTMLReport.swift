@@ -178,7 +178,7 @@ enum HTMLReport {
         let book = tr.againstBook
         t += "<td>\(book?.book ?? "")</td><td>\(book?.difference ?? "")</td>"
         t += "<td>\(String(format: "%.1f", tr.examplesPerSecond))</td>"
-        t += "<td>\(ReportModel.seconds(tr.wallSeconds))</td></tr>"
+        t += "<td>\(e(tr.timeText))</td></tr>"
       }
       t += "</table>"
       row("Training", t)

@@ -109,7 +109,7 @@ enum MarkdownReport {
           format: "loss %.3f, train acc %.3f, test acc %.3f", t.finalLoss, t.trainAccuracy,
           t.testAccuracy)
         + (t.againstBook.map { " (the book: \($0.book), \($0.difference))" } ?? "")
-        + String(format: ", %.1f examples/s, ", t.examplesPerSecond) + ReportModel.seconds(t.wallSeconds)
+        + String(format: ", %.1f examples/s, ", t.examplesPerSecond) + t.timeText
       rows.append((cellText(t.network), v))
     }
     for note in model.plan.frontMatter.networks {

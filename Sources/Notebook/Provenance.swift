@@ -57,7 +57,7 @@ public struct Provenance: Sendable, Equatable {
     return String(p.dropFirst(t.count + 1))
   }
 
-  static func format(_ date: Date) -> String {
+  public static func format(_ date: Date) -> String {
     let f = DateFormatter()
     f.locale = Locale(identifier: "en_US_POSIX")
     f.timeZone = TimeZone(identifier: "UTC")

@@ -23,6 +23,9 @@ public struct RunOptions: Sendable {
   public var skipTraining = false
   /// `--resume`: trainings continue from their checkpoints (see `RunSettings.resume`).
   public var resume = false
+  /// `--no-cache`: every training runs, none is loaded from the cache (see
+  /// `RunSettings.useCache`).
+  public var noCache = false
   /// The math library's kernel set (e.g. `OpenBLAS SkylakeX`), appended to the report's
   /// machine line: on this machine kind it decides the speed as much as the CPU does.
   public var mathLibrary: String?
@@ -81,6 +84,9 @@ public struct RunSettings: Sendable, Equatable {
   /// `--resume`: a training whose checkpoint exists (same section, cell, code and
   /// parameters) continues from it instead of starting afresh.
   public var resume = false
+  /// Trainings are looked up in, and stored to, the training cache (`TrainingCache`);
+  /// `--no-cache` turns it off (a cached result is then recomputed, and not stored).
+  public var useCache = true
 
   public init(
     profile: String = "book", seed: UInt64 = 0, threads: Int = 1, trainSubset: Int? = nil,
@@ -179,6 +185,7 @@ public struct RunPlan: Sendable {
       profile: profileName, seed: options.seed, threads: options.threads, quiet: options.quiet)
     settings.skipTraining = options.skipTraining
     settings.resume = options.resume
+    settings.useCache = !options.noCache
 
     func describe(_ info: ParameterInfo) -> String {
       let d = info.declarations[0]

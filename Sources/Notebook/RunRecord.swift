@@ -114,7 +114,7 @@ public enum SectionIndex {
       r.profile, "\(t.epochs)", String(format: "%.3f", t.finalLoss),
       String(format: "%.3f", t.trainAccuracy), String(format: "%.3f", t.testAccuracy),
       t.againstBook?.book ?? "", t.againstBook?.difference ?? "",
-      String(format: "%.1f", t.examplesPerSecond), ReportModel.seconds(t.wallSeconds), status,
+      String(format: "%.1f", t.examplesPerSecond), t.timeText, status,
     ]
   }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What one training run in a cell achieved, for the report header, the section index and
 /// comparisons between runs. D2L's `trainCh6` fills it in.
 public struct TrainingSummary: Sendable, Codable, Equatable {
@@ -24,6 +26,15 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
   /// The test accuracy the book reports for this training (its ```` ```output reference ````
   /// block after the cell), if it reports one.
   public var bookTestAccuracy: Double?
+  /// When this result came from the training cache: the time the training that computed it
+  /// was stored. Nil for a training that ran in this run.
+  public var cachedAt: Date?
+
+  /// The training's time as reports show it: "8 min 35 s", and for a cached result
+  /// "8 min 35 s, cached from 2026-12-02 00:23 UTC".
+  public var timeText: String {
+    ReportModel.seconds(wallSeconds) + (cachedAt.map { ", cached from " + Provenance.format($0) } ?? "")
+  }
 
   /// One point of `trainingCurve`.
   public struct CurvePoint: Sendable, Codable, Equatable {
@@ -62,7 +73,7 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
   private enum CodingKeys: String, CodingKey {
     case network, parameterCount, flopsPerExample, epochs, finalLoss, trainAccuracy
     case testAccuracy, examplesPerSecond, wallSeconds, lossPerEpoch, trainAccuracyPerEpoch
-    case testAccuracyPerEpoch, trainingCurve, bookTestAccuracy
+    case testAccuracyPerEpoch, trainingCurve, bookTestAccuracy, cachedAt
   }
 
   /// Decodes records written before `trainingCurve` existed too (the committed `Output/`
@@ -83,6 +94,7 @@ public struct TrainingSummary: Sendable, Codable, Equatable {
     testAccuracyPerEpoch = try c.decode([Double].self, forKey: .testAccuracyPerEpoch)
     trainingCurve = try c.decodeIfPresent([CurvePoint].self, forKey: .trainingCurve) ?? []
     bookTestAccuracy = try c.decodeIfPresent(Double.self, forKey: .bookTestAccuracy)
+    cachedAt = try c.decodeIfPresent(Date.self, forKey: .cachedAt)
   }
 }
 

@@ -15,8 +15,8 @@ struct Chapter: ParsableCommand {
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
     subcommands: [
-      Run.self, Build.self, Check.self, Sweep.self, List.self, Show.self, Bench.self,
-      CrossCheck.self,
+      Run.self, Build.self, Check.self, Sweep.self, List.self, Show.self, Cache.self,
+      Bench.self, CrossCheck.self,
     ])
 
   static func main() {
@@ -171,12 +171,78 @@ struct Build: ParsableCommand {
         throw ExitCode(1)
       }
       let seconds = Date().timeIntervalSince(start)
-      let line = String(format: "chapter: %@ %@ in %.0f s -> %@\n", plan.program.number,
-        result.exitCode == 0 ? "ok" : "FAILED", seconds, result.htmlPath)
+      let cached = result.trainings.filter { $0.cachedAt != nil }.count
+      let note = cached == 0 ? ""
+        : cached == result.trainings.count ? " (cached)"
+        : " (\(cached) of \(result.trainings.count) trainings cached)"
+      let line = String(format: "chapter: %@ %@ in %.0f s%@ -> %@\n", plan.program.number,
+        result.exitCode == 0 ? "ok" : "FAILED", seconds, note, result.htmlPath)
       FileHandle.standardError.write(Data(line.utf8))
       worst = max(worst, result.exitCode)
     }
     if worst != 0 { throw ExitCode(worst) }
+  }
+}
+
+struct Cache: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "List or clear the training cache (<output>/.cache/trainings).",
+    discussion: """
+      A training whose code, parameters, seed, threads, engine and data are those of a \
+      finished one is loaded from the cache instead of run (`--no-cache` retrains). The \
+      cache keeps at most CHAPTER_CACHE_LIMIT bytes (default 4GiB), and removes the entries \
+      used longest ago first.
+      """,
+    subcommands: [CacheList.self, CacheClear.self])
+}
+
+struct CacheList: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list", abstract: "Show the cached trainings: size, date and key.")
+
+  @Argument(help: "Only this section's (its number, slug or .md path).")
+  var section: String?
+
+  @Option(help: "Folder of the reports whose cache to list.")
+  var output: String = "Output"
+
+  func run() throws {
+    let slug = try section.map { try SectionCatalog(Chapters.allSections).find($0).slug }
+    let entries = TrainingCache.entries(output: output, section: slug)
+    if entries.isEmpty {
+      print("no cached trainings in \(TrainingCache.folder(output: output))")
+      return
+    }
+    var total: UInt64 = 0
+    for entry in entries {
+      total += entry.bytes
+      print("\(entry.section)  \(AvailableMemory.describe(Int(entry.bytes)))  "
+        + "last used \(Provenance.format(entry.modified))  \(entry.path)")
+      for part in CachedTraining.keyParts(at: entry.path) {
+        print("    \(part.name): \(part.value)")
+      }
+    }
+    print("\(entries.count) entr\(entries.count == 1 ? "y" : "ies"), "
+      + "\(AvailableMemory.describe(Int(total))) of at most "
+      + AvailableMemory.describe(Int(TrainingCache.limitBytes())))
+  }
+}
+
+struct CacheClear: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "clear", abstract: "Remove the cached trainings, or one section's.")
+
+  @Argument(help: "Only this section's (its number, slug or .md path).")
+  var section: String?
+
+  @Option(help: "Folder of the reports whose cache to clear.")
+  var output: String = "Output"
+
+  func run() throws {
+    let slug = try section.map { try SectionCatalog(Chapters.allSections).find($0).slug }
+    let (count, bytes) = TrainingCache.clear(output: output, section: slug)
+    print("removed \(count) cached training\(count == 1 ? "" : "s") "
+      + "(\(AvailableMemory.describe(Int(bytes))))")
   }
 }
 
@@ -439,6 +505,12 @@ struct RunFlags: ParsableArguments {
     """)
   var resume = false
 
+  @Flag(help: """
+    Train every network, even those whose result is in the training cache \
+    (<output>/.cache/trainings), and store nothing there.
+    """)
+  var noCache = false
+
   @Option(help: """
     Stop the run when one cell has run this many seconds (default: no limit); the \
     section's report is not written, and the exit status is 1.
@@ -457,6 +529,7 @@ struct RunFlags: ParsableArguments {
       profile: profile, seed: seed, threads: threads, outputDirectory: output, quiet: quiet,
       sections: sections)
     options.resume = resume
+    options.noCache = noCache
     options.cellTimeout = cellTimeout
     options.mathLibrary = "OpenBLAS " + BLASKernel.description
     return options
