@@ -5,15 +5,24 @@ import Foundation
 /// a legend beside the plot. The output depends only on the input (no ids, no dates), so two
 /// runs with the same numbers give byte-identical figures.
 public struct LinePlot: Sendable, Equatable {
-  /// One curve. `x` defaults to 1, 2, 3, ... (epochs).
+  /// One curve. `x` defaults to 1, 2, 3, ... (epochs). With `low` and `high` (one value per
+  /// point each), a band between them is shaded in the curve's colour: the spread of runs
+  /// whose mean the curve is.
   public struct Series: Sendable, Equatable {
     public var name: String
     public var values: [Double]
     public var x: [Double]?
-    public init(name: String, values: [Double], x: [Double]? = nil) {
+    public var low: [Double]?
+    public var high: [Double]?
+    public init(
+      name: String, values: [Double], x: [Double]? = nil, low: [Double]? = nil,
+      high: [Double]? = nil
+    ) {
       self.name = name
       self.values = values
       self.x = x
+      self.low = low
+      self.high = high
     }
   }
 
@@ -78,7 +87,7 @@ public struct LinePlot: Sendable, Equatable {
       s.values.enumerated().map { (i, v) in (s.x.flatMap { i < $0.count ? $0[i] : nil } ?? Double(i + 1), v) }
     }
     let xs = points.flatMap { $0.map(\.0) }.filter(\.isFinite)
-    let ys = points.flatMap { $0.map(\.1) }.filter(\.isFinite)
+    let ys = (points.flatMap { $0.map(\.1) } + series.flatMap { $0.high ?? [] }).filter(\.isFinite)
     var xMin = xRange?.lowerBound ?? xs.min() ?? 1, xMax = xRange?.upperBound ?? xs.max() ?? 1
     if xMax - xMin < 1e-12 {
       xMin = max(xMin - 1, 0)
@@ -128,6 +137,24 @@ public struct LinePlot: Sendable, Equatable {
     out += "</g>\n"
     out += "<rect x=\"\(Self.n(left))\" y=\"\(Self.n(top))\" width=\"\(Self.n(right - left))\""
     out += " height=\"\(Self.n(bottom - top))\" fill=\"none\" stroke=\"#555555\"/>\n"
+    // Bands first, under every curve.
+    for (i, s) in series.enumerated() {
+      guard let low = s.low, let high = s.high else { continue }
+      let xs = points[i].map(\.0)
+      let corners = zip(xs, zip(low, high)).filter { $0.0.isFinite && $0.1.0.isFinite && $0.1.1.isFinite }
+      let color = Self.styles[i % Self.styles.count].color
+      if corners.count == 1, let (x, (lo, hi)) = corners.first {
+        // One point (a one-epoch run): the band is a short bar over its range.
+        out += "<rect x=\"\(Self.n(px(x) - 3))\" y=\"\(Self.n(py(hi)))\" width=\"6\""
+        out += " height=\"\(Self.n(max(py(lo) - py(hi), 1)))\" fill=\"\(color)\" fill-opacity=\"0.15\"/>\n"
+        continue
+      }
+      guard corners.count > 1 else { continue }
+      let upper = corners.map { "\(Self.n(px($0.0))),\(Self.n(py($0.1.1)))" }
+      let lower = corners.reversed().map { "\(Self.n(px($0.0))),\(Self.n(py($0.1.0)))" }
+      out += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\""
+      out += " fill-opacity=\"0.15\" stroke=\"none\"/>\n"
+    }
     // Curves: a NaN breaks the line rather than dragging it to 0.
     for (i, s) in series.enumerated() {
       let style = Self.styles[i % Self.styles.count]

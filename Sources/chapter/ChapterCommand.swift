@@ -410,8 +410,13 @@ struct CrossCheck: ParsableCommand {
 
 struct Sweep: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run a section for every combination of parameter values; write one comparison report.",
-    discussion: "Example: chapter sweep 7.5 --set lr=0.1,0.5,1.0 --set batchSize=128,256")
+    abstract: "Run a section for every combination of parameter values, variants and seeds; write one comparison report.",
+    discussion: """
+      Examples: chapter sweep 7.5 --set lr=0.1,0.5,1.0 --set batchSize=128,256; \
+      chapter sweep 7.5 --variant base,without-bn --seed 0,1,2 (base: no variant). With \
+      several seeds the report gives each combination's mean test accuracy and its \
+      spread. Every run goes through the training cache.
+      """)
 
   @Argument(help: "The section: its number, slug or .md path.")
   var section: String
@@ -421,22 +426,32 @@ struct Sweep: ParsableCommand {
     help: ArgumentHelp("A parameter and its values (repeatable).", valueName: "name=v1,v2,..."))
   var sets: [String] = []
 
+  @Option(help: ArgumentHelp(
+    "Variants to run, comma-separated; `base` is the chapter without one.", valueName: "v1,v2,..."))
+  var variant: String?
+
   @Option(help: "Run profile: book, reproduce, quick (default) or smoke.")
   var profile: String?
 
   @OptionGroup var common: RunFlags
 
   func validate() throws {
-    guard !sets.isEmpty else { throw ValidationError("give at least one --set NAME=V1,V2,...") }
+    guard !sets.isEmpty || variant != nil || common.seeds.values.count > 1 else {
+      throw ValidationError(
+        "give at least one --set NAME=V1,V2,..., --variant V1,V2,... or --seed S1,S2,...")
+    }
   }
 
   func run() throws {
     let program = try SectionCatalog(Chapters.allSections).find(section)
     let result: (html: String, markdown: String, runs: [SectionSweep.Run])
+    let common = self.common
     do {
       result = try SectionSweep.run(
         program, options: common.options(profile: profile, sections: []),
-        axes: try SectionSweep.axes(sets), prepare: common.prepareEngine)
+        axes: try SectionSweep.axes(sets), variants: try SectionSweep.variants(variant),
+        seeds: common.seeds.values,
+        prepare: { D2L.prepareEngine(seed: $0, threads: common.threads) })
     } catch let stop as RunInterrupted {
       FileHandle.standardError.write(Data("chapter: \(stop)\n".utf8))
       RunFlags.explainInterruption()
@@ -482,13 +497,31 @@ func parseSeed(_ text: String) throws -> UInt64 {
   return seed
 }
 
+/// `--seed 0` or, for `chapter sweep`, `--seed 0,1,2`.
+struct SeedList: Equatable {
+  var values: [UInt64]
+}
+
+func parseSeeds(_ text: String) throws -> SeedList {
+  let seeds = try text.split(separator: ",", omittingEmptySubsequences: false).map {
+    try parseSeed($0.trimmingCharacters(in: .whitespaces))
+  }
+  guard Set(seeds).count == seeds.count else {
+    throw ValidationError("--seed lists a seed twice: '\(text)'")
+  }
+  return SeedList(values: seeds)
+}
+
 /// The options every command that runs sections takes.
 struct RunFlags: ParsableArguments {
   @Option(
-    parsing: .unconditional,
-    help: "Seed of weight init, shuffling and dropout (the same for every run).",
-    transform: parseSeed)
-  var seed: UInt64 = 0
+    name: .customLong("seed"), parsing: .unconditional,
+    help: "Seed of weight init, shuffling and dropout (the same for every run); `chapter sweep` takes a list, e.g. 0,1,2.",
+    transform: parseSeeds)
+  var seeds = SeedList(values: [0])
+
+  /// The seed of a command that runs each section once.
+  var seed: UInt64 { seeds.values[0] }
 
   @Option(help: "Threads for the engine (default: all cores).")
   var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -519,6 +552,9 @@ struct RunFlags: ParsableArguments {
 
   func validate() throws {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    guard seeds.values.count == 1 || allowsSeedList else {
+      throw ValidationError("--seed takes one seed here; `chapter sweep` runs a list of them")
+    }
     if let cellTimeout, !(cellTimeout > 0 && cellTimeout.isFinite) {
       throw ValidationError("--cell-timeout must be a number of seconds above 0")
     }
@@ -553,4 +589,9 @@ struct RunFlags: ParsableArguments {
 
   /// Seeds the engine and sets its threads, before each section run.
   func prepareEngine() { D2L.prepareEngine(seed: seed, threads: threads) }
+
+  /// Whether `--seed` may list several seeds: set by `chapter sweep` only. ArgumentParser
+  /// builds this group for each command; the sweep command's own options cannot reach it
+  /// during `validate`, hence the command line.
+  var allowsSeedList: Bool { CommandLine.arguments.dropFirst().first == "sweep" }
 }

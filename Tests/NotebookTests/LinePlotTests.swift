@@ -31,6 +31,27 @@ import Testing
     return parser.parse() ? collector.names : nil
   }
 
+  /// A series with `low` and `high` gets a shaded band under its curve (a bar for a single
+  /// point), and the y axis reaches the band's top.
+  @Test func bandsAreShadedUnderTheirCurves() throws {
+    let banded = LinePlot(
+      title: "bands",
+      series: [
+        .init(name: "mean", values: [0.5, 0.6, 0.7], low: [0.4, 0.5, 0.6], high: [0.6, 0.7, 2.2]),
+        .init(name: "one point", values: [0.5], low: [0.45], high: [0.55]),
+        .init(name: "no band", values: [0.3, 0.4]),
+      ])
+    let svg = banded.svg()
+    let names = try #require(elements(svg))
+    #expect(names.filter { $0 == "polygon" }.count == 1)
+    #expect(names.filter { $0 == "rect" }.count == 3, "background, frame and the one-point bar")
+    // Drawn before the curves, so that the lines stay on top.
+    let band = try #require(svg.range(of: "<polygon"))
+    let firstCurve = try #require(svg.range(of: "<path"))
+    #expect(band.lowerBound < firstCurve.lowerBound)
+    #expect(svg.contains(">2.5</text>"), "the axis goes up to the highest band value")
+  }
+
   @Test func wellFormed() throws {
     let svg = plot.svg()
     let names = try #require(elements(svg))
