@@ -16,6 +16,11 @@ import Notebook
 /// `resume` setting it continues from one, and ends with the numbers an uninterrupted run
 /// gives. SIGINT or SIGTERM stops it after the current batch, with a checkpoint.
 ///
+/// Inside a run (unless `--no-cache`), a training whose key is in the training cache
+/// (`TrainingCacheKey`, `CachedTraining`) is not run: the stored parameters, generator and
+/// summary are loaded and shown as a fresh training's would be, with a note saying so; a
+/// finished training is stored there.
+///
 /// - Throws: `NotEnoughMemory` before it starts, when its estimated peak is over what the
 ///   process can have (`MemoryPreflight`); `TrainingDiverged` at the first non-finite or
 ///   exploding loss; `RunInterrupted` after a signal.
