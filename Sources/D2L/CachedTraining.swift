@@ -70,14 +70,7 @@ public enum CachedTraining {
   /// The key an entry file was stored under, for `chapter cache list`; empty when it cannot
   /// be read.
   public static func keyParts(at path: String) -> [TrainingCacheKey.Part] {
-    // Only the header: an entry's tensors are up to 86 MB.
-    guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
-    defer { try? handle.close() }
-    guard let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else { return [] }
-    let length = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-    guard length < 1 << 24, let header = try? handle.read(upToCount: Int(length)),
-      let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any],
-      let metadata = object["__metadata__"] as? [String: String], let text = metadata["key"],
+    guard let text = (try? SafeTensorsFile.metadata(contentsOf: path))?["key"],
       let key = try? JSONDecoder().decode(TrainingCacheKey.self, from: Data(text.utf8))
     else { return [] }
     return key.parts

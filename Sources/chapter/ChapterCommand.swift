@@ -196,19 +196,29 @@ struct Cache: ParsableCommand {
     subcommands: [CacheList.self, CacheClear.self])
 }
 
+/// What `chapter cache list` and `clear` act on: an output folder's cache, or one section's.
+struct CacheSelection: ParsableArguments {
+  @Argument(help: "Only this section's (its number, slug or .md path).")
+  var section: String?
+
+  @Option(help: "Folder of the reports whose cache it is.")
+  var output: String = "Output"
+
+  /// The section's slug, when one is named.
+  func slug() throws -> String? {
+    try section.map { try SectionCatalog(Chapters.allSections).find($0).slug }
+  }
+}
+
 struct CacheList: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "list", abstract: "Show the cached trainings: size, date and key.")
 
-  @Argument(help: "Only this section's (its number, slug or .md path).")
-  var section: String?
-
-  @Option(help: "Folder of the reports whose cache to list.")
-  var output: String = "Output"
+  @OptionGroup var selection: CacheSelection
 
   func run() throws {
-    let slug = try section.map { try SectionCatalog(Chapters.allSections).find($0).slug }
-    let entries = TrainingCache.entries(output: output, section: slug)
+    let output = selection.output
+    let entries = TrainingCache.entries(output: output, section: try selection.slug())
     if entries.isEmpty {
       print("no cached trainings in \(TrainingCache.folder(output: output))")
       return
@@ -232,15 +242,10 @@ struct CacheClear: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "clear", abstract: "Remove the cached trainings, or one section's.")
 
-  @Argument(help: "Only this section's (its number, slug or .md path).")
-  var section: String?
-
-  @Option(help: "Folder of the reports whose cache to clear.")
-  var output: String = "Output"
+  @OptionGroup var selection: CacheSelection
 
   func run() throws {
-    let slug = try section.map { try SectionCatalog(Chapters.allSections).find($0).slug }
-    let (count, bytes) = TrainingCache.clear(output: output, section: slug)
+    let (count, bytes) = TrainingCache.clear(output: selection.output, section: try selection.slug())
     print("removed \(count) cached training\(count == 1 ? "" : "s") "
       + "(\(AvailableMemory.describe(Int(bytes))))")
   }

@@ -45,6 +45,7 @@ extension EngineTests {
       try file.write(to: path)
       let back = try SafeTensorsFile(contentsOf: path)
       #expect(back == file)
+      #expect(try SafeTensorsFile.metadata(contentsOf: path) == file.metadata)
       let into = Tensor(zeros: [2, 2])
       try back.load("layers.0.weight", into: into)
       #expect(into.scalars == [1, 2, 3, 4])

@@ -193,6 +193,27 @@ public struct SafeTensorsFile: Equatable, Sendable {
     try self.init(bytes: [UInt8](data))
   }
 
+  /// The `__metadata__` of the file at `path`, reading only its header (a checkpoint's
+  /// tensors may be tens of megabytes); empty when the header has none.
+  public static func metadata(contentsOf path: String) throws -> [String: String] {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+      throw SafeTensorsError("cannot read \(path)")
+    }
+    defer { try? handle.close() }
+    let prefix = try handle.read(upToCount: 8) ?? Data()
+    guard prefix.count == 8 else { throw SafeTensorsError("the file is shorter than its 8-byte header length") }
+    let length = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    guard length < 1 << 30, let header = try handle.read(upToCount: Int(length)),
+      header.count == Int(length),
+      let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any]
+    else { throw SafeTensorsError("\(path): the header is not a JSON object") }
+    guard let metadata = object["__metadata__"] else { return [:] }
+    guard let pairs = metadata as? [String: String] else {
+      throw SafeTensorsError("__metadata__ must map strings to strings")
+    }
+    return pairs
+  }
+
   /// Writes the file atomically: a temporary file beside it, then a rename, so that an
   /// interruption leaves either the old checkpoint or the new one, never half of one.
   public func write(to path: String) throws {
