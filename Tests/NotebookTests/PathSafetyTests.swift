@@ -7,7 +7,10 @@ import Testing
 /// Nothing in a chapter or a `--set` value steers a write outside the output folder and its
 /// cache: file names come from validated slugs and cell ids, and checkpoint names are made
 /// of safe characters whatever they are given.
-@Suite(.serialized) struct PathSafetyTests {
+// Nested in RunnerTests, which is serialized: a section run sets the global
+// `NotebookSession.current`, and RunnerTests checks that it is nil after its own runs.
+extension RunnerTests {
+@Suite struct PathSafetyTests {
   @Test func safeNamesCannotLeaveTheirFolder() {
     for name in ["../../etc/passwd", "/abs/path", ".hidden", "..", "", "a b\u{0}c/d", "ü/ä", "x\\y"] {
       let safe = CheckpointLocation.safeName(name)
@@ -63,4 +66,5 @@ import Testing
       #expect(path.hasPrefix("Output/"), "wrote \(path) outside the output folder")
     }
   }
+}
 }

@@ -5,6 +5,9 @@ import Testing
 
 /// The training cache's key: what changes it and what does not. (The CLI tests run the cache
 /// itself: hits, `--no-cache`, a damaged entry, another engine, eviction.)
+// Nested in RunnerTests, which is serialized: a section run sets the global
+// `NotebookSession.current`, and RunnerTests checks that it is nil after its own runs.
+extension RunnerTests {
 @Suite struct TrainingCacheKeyTests {
   /// A section with two trainings, as 7.5 has: `first` and `second`, each in its own cell.
   static let markdown = """
@@ -157,4 +160,5 @@ import Testing
     #expect(TrainingCache.limitBytes(environment: ["CHAPTER_CACHE_LIMIT": "500MiB"]) == 500 << 20)
     #expect(TrainingCache.limitBytes(environment: ["CHAPTER_CACHE_LIMIT": "0"]) == 0)
   }
+}
 }
