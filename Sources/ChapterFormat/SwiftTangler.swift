@@ -32,7 +32,7 @@ public enum SwiftTangler {
         markdown: \(rawStringLiteral(markdown, indent: "  ")),
         run: \(section.runIdentifier))
 
-      func \(section.runIdentifier)(_ nb: NotebookSession) throws {
+      @Sendable func \(section.runIdentifier)(_ nb: NotebookSession) throws {
 
       """
     let cells = document.cells

@@ -58,6 +58,7 @@ public func benchmark(
   // The pre-flight's estimate measures the network first (and frees what that took).
   EngineMemory.releaseCachedBuffers()
   net.initialize(.xavier, forceReinit: true)
+  fuseBatchNormActivations(in: net)
   let estimate = TrainingMemoryEstimate(net, side: resize, batchSize: batch, batchesHeld: 1)
   resetPeakResident()
   EngineMemory.resetPeaks()

@@ -27,6 +27,7 @@ public func writeCrossCheck(
     throw CrossCheckError("the data gave \(batches.count) batches, \(steps) were asked for")
   }
   net.initialize(.xavier, forceReinit: true)
+  fuseBatchNormActivations(in: net)  // the network as `trainCh6` trains it
   // Parameters are created at the first call, with the shapes it infers.
   Autograd.predict { _ = net(first.tensor) }
   try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -46,6 +46,7 @@ public func trainCh6(
   // add to this training's memory.
   EngineMemory.releaseCachedBuffers()
   net.initialize(.xavier, forceReinit: true)
+  fuseBatchNormActivations(in: net)
   let progress = session?.makeProgressBar(label: network)
     ?? ProgressBar(label: network, quiet: true)
   let checkpoint = session?.nextCheckpointPath()

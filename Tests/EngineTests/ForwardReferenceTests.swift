@@ -264,9 +264,9 @@ extension EngineTests {
                   "moving variance (biased)")
     }
 
-    /// `Sequential` runs a BatchNorm followed by a ReLU or sigmoid as one fused operation:
-    /// the same values and gradients as the two layers one after the other, in training and
-    /// in prediction mode. Planes of 25 pixels take the vector loop of the ReLU's masked sums
+    /// A BatchNorm and the ReLU or sigmoid after it, fused by `fuseBatchNormActivations` in a
+    /// `Sequential` or called as `norm(x, activation:)`: the same values and gradients as the
+    /// two layers one after the other, in training and in prediction mode. Planes of 25 pixels take the vector loop of the ReLU's masked sums
     /// once, and its scalar tail, and their sigmoid is taken plane by plane; `[6, 20]` is a
     /// dense layer's batch norm, row by row.
     @Test(arguments: [(Activation.relu, true), (.sigmoid, true), (.relu, false), (.sigmoid, false)],
@@ -289,11 +289,32 @@ extension EngineTests {
         loss.backward()
         return (y.scalars, x.grad!.scalars, norm.gamma!.grad!.scalars)
       }
-      let separate = run { act(norm(x)) }
+      let separate = run { fused(x) }
+      let explicit = run { norm(x, activation: activation) }
+      #expect(fuseBatchNormActivations(in: fused) == 1)
+      #expect(norm.fusedActivation == activation && act.appliedByPrecedingNorm)
       let together = run { fused(x) }
-      expectClose(together.values, separate.values.map(Double.init), tol: 1e-6, "values")
-      expectClose(together.grad, separate.grad.map(Double.init), tol: 1e-5, "input gradient")
-      expectClose(together.gamma, separate.gamma.map(Double.init), tol: 1e-5, "gamma gradient")
+      for (name, result) in [("the fused op", explicit), ("the fusion pass", together)] {
+        expectClose(result.values, separate.values.map(Double.init), tol: 1e-6, "\(name): values")
+        expectClose(result.grad, separate.grad.map(Double.init), tol: 1e-5, "\(name): input gradient")
+        expectClose(result.gamma, separate.gamma.map(Double.init), tol: 1e-5, "\(name): gamma gradient")
+      }
+    }
+
+    /// The pass finds pairs at any depth, only adjacent ones in a `Sequential`, and fuses each
+    /// once; `Sequential` itself only runs its layers.
+    @Test func fusionPassFindsAdjacentPairsAtAnyDepth() {
+      let inner = Sequential([BatchNorm(), ReLU(), Conv2D(2, kernel: 1)])
+      let apart = Sequential([BatchNorm(), Conv2D(2, kernel: 1), ReLU()])
+      let net = Sequential([Conv2D(2, kernel: 1), BatchNorm(), Sigmoid(), inner, apart])
+      var rng = TestRNG(30)
+      let x = rng.uniform([2, 3, 4, 4])
+      let before = Autograd.predict { net(x).scalars }
+      #expect(fuseBatchNormActivations(in: net) == 2)
+      #expect(fuseBatchNormActivations(in: net) == 0)
+      #expect((apart.layers[0] as! BatchNorm).fusedActivation == .none)
+      #expect((inner.layers[0] as! BatchNorm).fusedActivation == .relu)
+      expectClose(Autograd.predict { net(x).scalars }, before.map(Double.init), tol: 1e-6, "fused net")
     }
 
     @Test func batchNormLayerUpdatesOnlyInTraining() {

@@ -113,7 +113,7 @@ extension EngineTests {
         Dense(30)
       }
       let net = Sequential { body; block }
-      _ = Autograd.record { body(Tensor.uniform([2, 3, 9, 9])).sum() }.backward()
+      Autograd.record { body(Tensor.uniform([2, 3, 9, 9])).sum() }.backward()
       _ = block(Tensor.zeros([1, 3, 2, 2]))
       _ = (block.extra[0] as! Dense)(Tensor.zeros([1, 3]))
       let conv = body[0] as! Conv2D, dense = body[2] as! Dense, bn = body[1] as! BatchNorm

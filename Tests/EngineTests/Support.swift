@@ -137,51 +137,22 @@ func expectClose(
 
 func sigmoidRef(_ z: Double) -> Double { 1 / (1 + Foundation.exp(-z)) }
 
+/// The engine's reference convolution (`Reference.conv2d`) with its activation, as Doubles
+/// for `expectClose`.
 func conv2dRef(
   _ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: (Int, Int), padding: (Int, Int),
   activation: Activation = .none
 ) -> (shape: [Int], values: [Double]) {
-  let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-  let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
-  let oh = (h + 2 * padding.0 - kh) / stride.0 + 1
-  let ow = (wd + 2 * padding.1 - kw) / stride.1 + 1
-  var out = [Double](repeating: 0, count: n * o * oh * ow)
-  for bi in 0..<n { for oc in 0..<o { for y in 0..<oh { for xx in 0..<ow {
-    var s = b.map { Double($0[oc]) } ?? 0
-    for ci in 0..<c { for i in 0..<kh { for j in 0..<kw {
-      let iy = y * stride.0 - padding.0 + i, ix = xx * stride.1 - padding.1 + j
-      if iy >= 0 && iy < h && ix >= 0 && ix < wd {
-        s += Double(x[bi, ci, iy, ix]) * Double(w[oc, ci, i, j])
-      }
-    } } }
-    switch activation {
-    case .none: break
-    case .relu: s = max(s, 0)
-    case .sigmoid: s = sigmoidRef(s)
-    }
-    out[((bi * o + oc) * oh + y) * ow + xx] = s
-  } } } }
-  return ([n, o, oh, ow], out)
+  let y = Reference.activate(
+    Reference.conv2d(x, weight: w, bias: b, stride: stride, padding: padding), activation)
+  return (y.shape, y.scalars.map(Double.init))
 }
 
+/// The engine's reference max or average pooling, as Doubles for `expectClose`.
 func poolRef(
   _ x: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), max isMax: Bool
 ) -> (shape: [Int], values: [Double]) {
-  let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-  let oh = (h + 2 * padding.0 - kernel.0) / stride.0 + 1
-  let ow = (wd + 2 * padding.1 - kernel.1) / stride.1 + 1
-  var out: [Double] = []
-  for bi in 0..<n { for ci in 0..<c { for y in 0..<oh { for xx in 0..<ow {
-    var best = -Double.infinity, s = 0.0
-    for i in 0..<kernel.0 { for j in 0..<kernel.1 {
-      let iy = y * stride.0 - padding.0 + i, ix = xx * stride.1 - padding.1 + j
-      if iy >= 0 && iy < h && ix >= 0 && ix < wd {
-        let v = Double(x[bi, ci, iy, ix])
-        best = max(best, v)
-        s += v
-      }
-    } }
-    out.append(isMax ? best : s / Double(kernel.0 * kernel.1))
-  } } } }
-  return ([n, c, oh, ow], out)
+  let y = isMax ? Reference.maxPool2d(x, kernel: kernel, stride: stride, padding: padding)
+    : Reference.avgPool2d(x, kernel: kernel, stride: stride, padding: padding)
+  return (y.shape, y.scalars.map(Double.init))
 }

@@ -15,9 +15,30 @@ public enum ComputeThreads {
   }
 }
 
-/// True while a `parallelRanges` region runs: nested calls (and `gemm`) then
-/// stay on their thread instead of oversubscribing the cores.
-nonisolated(unsafe) var insideParallelRegion = false
+/// Whether the current thread is running a part of a parallel region: nested calls (and
+/// `gemm`) then stay on their thread instead of oversubscribing the cores.
+///
+/// Thread-local, because that is what it means: a region that one thread runs says nothing
+/// about calls made on another (two tests, or a bench and its progress bar, each running
+/// their own loops), and a process-wide flag made those run on one core.
+enum ParallelRegion {
+  private static let key: pthread_key_t = {
+    var key = pthread_key_t()
+    precondition(pthread_key_create(&key, nil) == 0, "no thread-local key left")
+    return key
+  }()
+
+  static var isCurrentThreadInside: Bool { pthread_getspecific(key) != nil }
+
+  /// Runs `body` with the current thread marked as inside a region.
+  @inline(__always)
+  static func inside<R>(_ body: () -> R) -> R {
+    let outer = pthread_getspecific(key)
+    pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+    defer { pthread_setspecific(key, outer) }
+    return body()
+  }
+}
 
 /// Splits `0..<total` into one contiguous range per thread and runs `body` on
 /// each. Runs inline when the work is small (fewer than `minPerThread * 2`
@@ -34,20 +55,20 @@ func parallelRanges(_ total: Int, minPerThread: Int = 1, _ body: (Range<Int>) ->
 /// `parts` times.
 @inline(__always)
 func parallelParts(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
-  let threads = insideParallelRegion ? 1 : min(parts, total)
+  let threads = ParallelRegion.isCurrentThreadInside ? 1 : min(parts, total)
   // One part, or nested inside another region: run here.
   if threads <= 1 {
     if total > 0 { body(0, 0..<total) }
     return
   }
-  insideParallelRegion = true
-  defer { insideParallelRegion = false }
   withoutActuallyEscaping(body) { body in
+    // Each part runs once, on one thread, and the parts touch disjoint ranges: `body` is
+    // called concurrently but never on the same data.
     nonisolated(unsafe) let run = body
     DispatchQueue.concurrentPerform(iterations: threads) { t in
       let lo = total * t / threads
       let hi = total * (t + 1) / threads
-      if lo < hi { run(t, lo..<hi) }
+      if lo < hi { ParallelRegion.inside { run(t, lo..<hi) } }
     }
   }
 }

@@ -79,7 +79,7 @@ final class BufferPool: @unchecked Sendable {
     }
     // Room under the peak for a fresh buffer, from the largest kept ones down. The slack
     // stops two buffers from evicting each other every step (LeNet's two workspaces did, and
-    // each fresh one cost its page faults: 9% of the step).
+    // each fresh one cost its page faults).
     let bound = max(peakInUseBytes, inUseBytes + n * 4) + Self.slackBytes(peakInUseBytes)
     var evicted: [UnsafeMutablePointer<Float>] = []
     while inUseBytes + keptBytes + n * 4 > bound,
@@ -139,9 +139,9 @@ final class BufferPool: @unchecked Sendable {
     var raw: UnsafeMutableRawPointer?
     let (bytes, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
     require(!overflow, "out of memory: \(purpose()) would need more bytes than a 64-bit size holds")
-    // Large buffers on transparent huge pages: a fresh 150 MB activation (DenseNet's first
-    // layers at batch 256) otherwise costs ~37,000 page faults, which made a ReLU pass take
-    // 110 ms instead of ~10. The kernel here gives huge pages on request only (madvise).
+    // Large buffers on transparent huge pages: a fresh activation of DenseNet's first layers
+    // at batch 256 otherwise costs one page fault per 4 KiB, which then outweigh the pass
+    // that fills it. The kernel here gives huge pages on request only (madvise).
     let huge = bytes >= hugePageBytes
     let status = posix_memalign(&raw, huge ? hugePageBytes : 64, bytes)
     require(

@@ -4,7 +4,7 @@
 ///
 /// With six or sixteen output rows, a GEMM over the unfolding does little work per float
 /// it reads, and the unfolding itself (25 or 150 rows per image) is written and read back
-/// once per pass: store-bound, it took a sixth of LeNet-BN's training step. Here each tap
+/// once per pass: store-bound. Here each tap
 /// of the kernel reads its eight-pixel runs of the input where they lie: for a tile of four
 /// output channels by three runs of eight output pixels, twelve vector accumulators, every
 /// tap costs three loads, four broadcasts and twelve fused multiply-adds, and nothing is

@@ -19,7 +19,7 @@ func gemm(
   // Below ~1 M multiply-adds a second thread costs more than it brings.
   let splitColumns = n >= m
   let extent = splitColumns ? n : m
-  let parts = insideParallelRegion || m * n * k < (1 << 20) ? 1 : min(threads, extent / 16)
+  let parts = ParallelRegion.isCurrentThreadInside || m * n * k < (1 << 20) ? 1 : min(threads, extent / 16)
   if parts <= 1 {
     sgemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     return

@@ -2,6 +2,9 @@
 /// with outH = (H + 2·padding - kernel) / stride + 1. The input channel count C
 /// is inferred at the first call. Bias and activation are fused into the
 /// convolution's output pass.
+///
+/// The math, forward and backward: `Reference.conv2d` (`Reference/ConvolutionReference.swift`);
+/// the fast version: `conv2d` (`Ops/Convolution.swift`).
 public final class Conv2D: Module {
   public let filters: Int
   public let kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)
@@ -40,6 +43,7 @@ public final class Conv2D: Module {
 
 /// Fully connected layer. Input `[N, ...]` (flattened to `[N, inFeatures]`, as
 /// Gluon's Dense does) -> `[N, units]`. inFeatures is inferred at the first call.
+/// The math: `Reference.dense`; the fast version: `dense` (`Ops/Dense.swift`).
 public final class Dense: Module {
   public let units: Int
   public let activation: Activation
@@ -70,7 +74,8 @@ public final class Dense: Module {
 }
 
 /// Max pooling. Input `[N, C, H, W]` -> `[N, C, (H + 2p - k) / s + 1, ...]`;
-/// the stride defaults to the window size.
+/// the stride defaults to the window size. The math: `Reference.maxPool2d`; the fast
+/// version: `maxPool2d` (`Ops/Pooling.swift`).
 public final class MaxPool2D: Module {
   public let size: Int, stride: Int, padding: Int
   public override var kind: String { "pool" }
@@ -89,6 +94,7 @@ public final class MaxPool2D: Module {
 
 /// Average pooling (padding counted in the divisor). Input `[N, C, H, W]` ->
 /// `[N, C, (H + 2p - k) / s + 1, ...]`; the stride defaults to the window size.
+/// The math: `Reference.avgPool2d`; the fast version: `avgPool2d` (`Ops/Pooling.swift`).
 public final class AvgPool2D: Module {
   public let size: Int, stride: Int, padding: Int
   public override var kind: String { "pool" }
@@ -119,7 +125,8 @@ public final class GlobalAvgPool2D: Module {
 /// Batch normalisation over channels (axis 1) of `[N, C]` or `[N, C, H, W]`
 /// input; output shaped like the input. Scale `gamma` starts at 1, shift `beta`
 /// at 0, moving mean at 0 and moving variance at 1; momentum 0.9 and eps 1e-5
-/// as in Gluon. C is inferred at the first call.
+/// as in Gluon. C is inferred at the first call. The math: `Reference.batchNorm`; the fast
+/// version: `batchNorm` (`Ops/BatchNormalization.swift`).
 public final class BatchNorm: Module {
   public let momentum: Float, eps: Float
   public private(set) var gamma: Tensor?
@@ -135,10 +142,22 @@ public final class BatchNorm: Module {
     super.init()
   }
 
-  public override func forward(_ x: Tensor) -> Tensor { forward(x, activation: .none) }
+  /// The activation this layer applies after normalizing, in the same pass: set by
+  /// `fuseBatchNormActivations(in:)` for a norm that a `Sequential` follows with a ReLU or
+  /// sigmoid layer (that layer then passes its input on). `.none` otherwise.
+  public internal(set) var fusedActivation: Activation = .none
 
-  /// The normalised `x` with `activation` applied in the same pass (see `Sequential`).
-  public func forward(_ x: Tensor, activation: Activation) -> Tensor {
+  public override func forward(_ x: Tensor) -> Tensor { forward(x, activation: fusedActivation) }
+
+  /// The normalized `x` with `activation` applied in the same pass: `norm(x, activation: .relu)`
+  /// is `norm(x).relu()` with one pass over the activations instead of two and no
+  /// intermediate tensor. This is the fused op for hand-written blocks (7.6's `Residual`);
+  /// `fuseBatchNormActivations(in:)` gives it to the pairs inside a `Sequential`.
+  public func callAsFunction(_ x: Tensor, activation: Activation) -> Tensor {
+    forward(x, activation: activation)
+  }
+
+  func forward(_ x: Tensor, activation: Activation) -> Tensor {
     require(x.rank == 2 || x.rank == 4, "\(name): expected [N, C] or [N, C, H, W], got \(x.shape)")
     if gamma == nil {
       let c = x.shape[1]
@@ -165,6 +184,9 @@ public final class BatchNorm: Module {
 public final class ActivationLayer: Module {
   public let function: Activation
   public override var kind: String { function == .relu ? "relu" : function == .sigmoid ? "sigmoid" : "activation" }
+  /// Set by `fuseBatchNormActivations(in:)` when the `BatchNorm` before this layer applies
+  /// the activation itself: this layer then passes its input on.
+  public internal(set) var appliedByPrecedingNorm = false
 
   public init(_ function: Activation) {
     self.function = function
@@ -172,7 +194,8 @@ public final class ActivationLayer: Module {
   }
 
   public override func forward(_ x: Tensor) -> Tensor {
-    switch function {
+    if appliedByPrecedingNorm { return x }
+    return switch function {
     case .relu: x.relu()
     case .sigmoid: x.sigmoid()
     case .none: x
@@ -231,25 +254,9 @@ public final class Sequential: Module {
   public subscript(index: Int) -> Module { layers[index] }
   public var count: Int { layers.count }
 
-  /// Runs the layers in order. A `BatchNorm` directly followed by a ReLU or sigmoid layer
-  /// runs as one fused operation (the same result, one pass over the activations instead of
-  /// two): every layer of DenseNet's blocks starts with such a pair, as do the stems of
-  /// ResNet and DenseNet, and LeNet-BN pairs batch norm with sigmoid.
+  /// Runs the layers in order.
   public override func forward(_ x: Tensor) -> Tensor {
-    var h = x
-    var i = 0
-    while i < layers.count {
-      if let norm = layers[i] as? BatchNorm, i + 1 < layers.count,
-        let act = layers[i + 1] as? ActivationLayer, act.function != .none
-      {
-        h = norm.forward(h, activation: act.function)
-        i += 2
-      } else {
-        h = layers[i](h)
-        i += 1
-      }
-    }
-    return h
+    layers.reduce(x) { h, layer in layer(h) }
   }
 }
 

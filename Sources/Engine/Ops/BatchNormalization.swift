@@ -9,6 +9,9 @@
 /// `activation` is applied to the result in the same pass (and its derivative in the
 /// backward pass): `BatchNorm` then `ReLU` in a `Sequential` run this way, one pass over
 /// the activations instead of two, with no intermediate tensor.
+///
+/// It computes `Reference.batchNorm` and `Reference.batchNormBackward` (with the activation
+/// after it), channel by channel in parallel.
 public func batchNorm(
   _ x: Tensor, gamma: Tensor, beta: Tensor, movingMean: Tensor, movingVar: Tensor,
   eps: Float, momentum: Float, activation: Activation = .none
@@ -157,8 +160,8 @@ public func batchNorm(
 /// `batchNorm`'s forward pass over `[rows, channels]` (after a dense layer): one pass down the
 /// rows for the moments and one for the output, each a loop along a row, so that the inner
 /// loops run over contiguous channels. Channel by channel, as for images, each step of the
-/// inner loop was a single value `channels` floats from the last, and LeNet-BN's two dense
-/// batch norms, 30,000 values, took a tenth of its training step.
+/// inner loop would be a single value `channels` floats from the last (BENCHMARKS.md,
+/// "Why the kernels are shaped as they are").
 private func batchNormRowsForward(
   _ x: UnsafePointer<Float>, rows n: Int, channels c: Int, gamma: UnsafePointer<Float>,
   beta: UnsafePointer<Float>, movingMean mm: UnsafeMutablePointer<Float>,

@@ -9,6 +9,11 @@ public enum ConvolutionGrouping {
 ///
 /// - input: `[N, C, H, W]`; weight: `[O, C, kh, kw]`; bias: `[O]` or nil.
 /// - returns: `[N, O, outH, outW]`.
+///
+/// It computes `Reference.conv2d` and, backward, `Reference.conv2dBackward`: read those
+/// first. This version lays the work out on GEMMs (`ConvPlan`), skips kernel taps that only
+/// ever meet padding (`LiveKernelWindow`), and takes LeNet's small convolutions directly
+/// (`DirectConvolution`).
 public func conv2d(
   _ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: (Int, Int) = (1, 1),
   padding: (Int, Int) = (0, 0), activation: Activation = .none
@@ -123,9 +128,8 @@ private func convolve(
 /// right away; a group of more than one image comes out channel-major and is scattered back
 /// to NCHW.
 ///
-/// Until this layout, small planes were unfolded for the whole batch at once (up to 48 MiB)
-/// and multiplied by one GEMM split between the threads: the unfolding went out to memory
-/// and back, and took 11% of DenseNet's training step at 64 px.
+/// Unfolded for the whole batch at once and multiplied by one GEMM split between the
+/// threads, the unfolding of small planes (tens of MiB) would go out to memory and back.
 struct ConvPlan {
   let g: ConvGeometry
   let outChannels: Int
@@ -148,8 +152,7 @@ struct ConvPlan {
   /// DenseNet's 3x3 convolutions (32 outputs from up to 240 inputs) that is 8 times less to
   /// unfold, and a GEMM whose inner dimension is 288 instead of 32. With more outputs than
   /// inputs (GoogLeNet's 3x3 and 5x5 after their 1x1 reductions, NiN's 5x5) it would unfold
-  /// more, not less, and col2im stays (NiN "small" training 1.34 -> 1.03 of PyTorch's when
-  /// it was used for those too).
+  /// more, not less, and col2im stays.
   let dataGradientAsConvolution: Bool
   /// The geometry that unfolds the output gradient for `dataGradientAsConvolution`.
   var outputGradientGeometry: ConvGeometry {
@@ -192,8 +195,8 @@ struct ConvPlan {
 
   /// Rows of the unfolding that one group's GEMMs take at a time: about
   /// 256 KiB of it, so that it is still in the core's cache when the GEMM reads it. Unfolded
-  /// whole, DenseNet's 16x16 layers wrote up to 1.7 MB per image, and the unfolding and
-  /// OpenBLAS's copy of it took a third of the inference time.
+  /// whole, DenseNet's 16x16 layers would write megabytes per image, read back from memory by
+  /// OpenBLAS's copy of it.
   let unfoldRows: Int
   /// `0..<patchSize` in pieces of `unfoldRows`.
   var unfoldChunks: some Sequence<Range<Int>> {

@@ -2,6 +2,8 @@
 ///
 /// - input: `[N, inFeatures]`; weight: `[outFeatures, inFeatures]`; bias: `[outFeatures]` or nil.
 /// - returns: `[N, outFeatures]`.
+///
+/// It computes `Reference.dense` and `Reference.denseBackward`, each product as one GEMM.
 public func dense(_ x: Tensor, weight w: Tensor, bias b: Tensor?, activation: Activation = .none) -> Tensor {
   require(x.rank == 2 && w.rank == 2 && x.shape[1] == w.shape[1],
     "dense: input \(x.shape) does not match weight \(w.shape)")

@@ -1,6 +1,9 @@
 /// 2-D max pooling. Input `[N, C, H, W]` -> `[N, C, outH, outW]`; padding is
 /// ignored by the max (as if -infinity). The backward pass routes each
 /// gradient to the position that won the max, kept from the forward pass.
+///
+/// It computes `Reference.maxPool2d` and `Reference.maxPool2dBackward`; the paths below
+/// differ in how many windows one vector compare serves.
 public func maxPool2d(
   _ x: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)
 ) -> Tensor {
@@ -131,8 +134,8 @@ struct PoolWindowElements {
 
 /// 3x3 max pooling; with padding, over a copy of each plane framed by -infinity (padding is
 /// at most 1, so every window still holds a real value), so that every window takes the
-/// same nine loads. GoogLeNet's and DenseNet's late planes are 4x4 and 2x2, where nearly every window
-/// touches the border; the clamped loop those took was 12% of GoogLeNet's step at 64 px.
+/// same nine loads. GoogLeNet's and DenseNet's late planes are 4x4 and 2x2, where nearly every
+/// window touches the border and a loop clamped to the plane spends its time on the bounds.
 func maxPool3x3(
   _ x: UnsafePointer<Float>, planes: Int, _ g: ConvGeometry, into y: UnsafeMutablePointer<Float>,
   winners: UnsafeMutablePointer<Int32>
@@ -189,7 +192,7 @@ func maxPool3x3(
 }
 
 /// 2x2 max pooling without padding (LeNet's and VGG's): every window lies inside the plane,
-/// and takes four loads instead of the clamped double loop (9% of LeNet-BN's profile).
+/// and takes four loads instead of the clamped double loop.
 /// Ties go to the first in row order, as in that loop.
 func maxPool2x2(
   _ x: UnsafePointer<Float>, planes: Int, _ g: ConvGeometry, into y: UnsafeMutablePointer<Float>,
@@ -222,8 +225,8 @@ private let windowStarts16 = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
 
 /// `max3x3` for 16 neighbouring windows, the first with its top-left element at `src[0]`,
 /// the others 1 or 2 (`stride2`) columns apart: one vector compare per window element
-/// instead of a chain of nine scalar ones per window (the stem pool of DenseNet and
-/// GoogLeNet, 32x32 planes at 64 px, took 3-4% of DenseNet's step that way). Returns the
+/// instead of a chain of nine scalar ones per window (the stem pools of DenseNet and
+/// GoogLeNet, on large planes). Returns the
 /// maxima and each winner's offset `row * inputWidth + column` within its window; ties go
 /// to the first, as in `max3x3`. Reads `src[0 ..< 2 * width + 18]`, or `+ 34` at stride 2.
 @inline(__always)
@@ -260,7 +263,8 @@ func max3x3(_ src: UnsafePointer<Float>, at: Int, width: Int) -> (Float, Int) {
 
 /// 2-D average pooling. Input `[N, C, H, W]` -> `[N, C, outH, outW]`; each
 /// window's sum is divided by the full window size, padding included (the
-/// default of Gluon and PyTorch).
+/// default of Gluon and PyTorch). It computes `Reference.avgPool2d` and
+/// `Reference.avgPool2dBackward`.
 public func avgPool2d(
   _ x: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)
 ) -> Tensor {
