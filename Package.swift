@@ -42,18 +42,21 @@ let package = Package(
     // per-function AVX-512 and AVX2 targets that Swift cannot express).
     .target(name: "CMachinePeak"),
     .target(name: "CCrashTrace"),
+    // The helpers every module shares: `require`, the monotonic clock, number formats.
+    .target(name: "Common"),
     // The deep-learning engine: tensors, autograd, layers, kernels, training.
     .target(
-      name: "Engine", dependencies: ["COpenBLAS", "CMachinePeak"], swiftSettings: kernelSettings),
+      name: "Engine", dependencies: ["Common", "COpenBLAS", "CMachinePeak"],
+      swiftSettings: kernelSettings),
     // Fashion-MNIST: IDX files, checks, resizing, shuffled batches.
-    .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: kernelSettings),
+    .target(name: "Datasets", dependencies: ["Common", "CZlib"], swiftSettings: kernelSettings),
     // The chapter format: Markdown cells, parameters, outputs, variants; tangling to Swift.
     .target(name: "ChapterFormat", dependencies: ["CCmark"]),
     // Running a section: parameters, cell capture, profiles, reports.
     .target(
       name: "Notebook",
       dependencies: [
-        "ChapterFormat", "CCmark", "CCrashTrace", .product(name: "Yams", package: "Yams"),
+        "Common", "ChapterFormat", "CCmark", "CCrashTrace", .product(name: "Yams", package: "Yams"),
       ]),
     // What the book's `d2l` package gives its cells: data loading, train_ch6, plots.
     .target(
@@ -91,6 +94,8 @@ let package = Package(
     .testTarget(name: "ChapterFormatTests", dependencies: ["ChapterFormat"]),
     .testTarget(name: "NotebookTests", dependencies: ["Notebook", "ChapterFormat"]),
     .testTarget(name: "ChapterCLITests", dependencies: ["Notebook"]),
+    .testTarget(
+      name: "D2LTests", dependencies: ["D2L", "Engine", "Datasets", "Notebook", "ChapterFormat"]),
   ]
 )
 

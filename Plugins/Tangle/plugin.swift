@@ -3,7 +3,8 @@ import PackagePlugin
 
 /// Tangles the package's `Chapters/N.M-slug.md` files (or, when the target's own folder has
 /// such files, those) into Swift for the target that uses this plugin: one `<slug>.swift`
-/// per chapter plus `AllSections.swift`.
+/// per chapter plus `AllSections.swift`, which also carries `index.md` (the chapter's own page)
+/// when the folder has one.
 ///
 /// One command handles every chapter, so `AllSections.swift` always lists exactly the
 /// chapters there are; the `.md` files are its inputs, so editing one reruns it, and the
@@ -24,7 +25,10 @@ struct Tangle: BuildToolPlugin {
     let chaptersDir = ownDir.map { chapterFiles(in: $0).isEmpty ? packageChapters : $0 }
       ?? packageChapters
     let chapters = chapterFiles(in: chaptersDir)
-    let inputs = chapters.map { chaptersDir.appending(path: $0) }
+    let index = chaptersDir.appending(path: "index.md")
+    let hasIndex = FileManager.default.fileExists(atPath: index.path(percentEncoded: false))
+    let indexArguments = hasIndex ? ["--index", index.path(percentEncoded: false)] : []
+    let inputs = chapters.map { chaptersDir.appending(path: $0) } + (hasIndex ? [index] : [])
     let outputDir = context.pluginWorkDirectoryURL.appending(path: "Generated")
     let outputs =
       chapters.map { outputDir.appending(path: String($0.dropLast(3)) + ".swift") }
@@ -33,8 +37,8 @@ struct Tangle: BuildToolPlugin {
       .buildCommand(
         displayName: "Tangling \(chapters.count) chapter(s) into Swift",
         executable: try context.tool(named: "Tangler").url,
-        arguments: ["--output-dir", outputDir.path(percentEncoded: false)]
-          + inputs.map { $0.path(percentEncoded: false) },
+        arguments: ["--output-dir", outputDir.path(percentEncoded: false)] + indexArguments
+          + chapters.map { chaptersDir.appending(path: $0).path(percentEncoded: false) },
         inputFiles: inputs,
         outputFiles: outputs)
     ]

@@ -199,14 +199,18 @@ extension BenchmarkResult: CustomStringConvertible {
   }
 }
 
-/// Thrown by `trainCh6` to stop a section once the network a benchmark asked for is built,
-/// with the training data and learning rate the section gave it.
-public struct NetworkCaptured: Error {
+/// A network that a section built for training and handed over instead
+/// (`RunSettings.captureNetwork`), with the training data and learning rate it would have had.
+public struct CapturedTraining {
   public let network: Module
   public let trainIter: BatchLoader
   public let lr: Double
-}
 
-/// While set, `trainCh6` hands the first network whose name contains this
-/// text to the benchmark (by throwing `NetworkCaptured`) instead of training it.
-nonisolated(unsafe) public var captureNetworkNamed: String?
+  /// Runs `plan`'s cells (its trainings skipped) and returns the network of the first training
+  /// whose name contains `network`, or nil when none does.
+  public static func capture(network: String, _ plan: RunPlan) throws -> CapturedTraining? {
+    var plan = plan
+    plan.settings.captureNetwork = network
+    return try SectionRunner.runCellsUnreported(plan).capturedTraining as? CapturedTraining
+  }
+}

@@ -22,13 +22,15 @@ public func loadDataFashionMnist(
     throw DataUnavailable(message: error.description)
   }
   let settings = NotebookSession.current?.settings
+  // The run's seed (the one `prepareEngine` gave the engine); 0 outside a run.
+  let seed = settings?.seed ?? 0
   try MemoryPreflight.checkBatches(
     batchSize: batchSize, side: resize ?? data.train.rows, prefetch: BatchLoader.defaultPrefetch)
   let train = BatchLoader(
-    data.train, batchSize: batchSize, resize: resize, shuffle: true, seed: currentSeed,
+    data.train, batchSize: batchSize, resize: resize, shuffle: true, seed: seed,
     subset: settings?.trainSubset)
   let test = BatchLoader(
-    data.test, batchSize: batchSize, resize: resize, shuffle: false, seed: currentSeed,
+    data.test, batchSize: batchSize, resize: resize, shuffle: false, seed: seed,
     subset: settings?.testSubset)
   return (train, test)
 }

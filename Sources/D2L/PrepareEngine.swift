@@ -8,8 +8,4 @@ public func prepareEngine(seed: UInt64, threads: Int) {
   // Layer names (conv0, pool1, ...) count from zero in every run, so that
   // printouts are the same in `chapter run` and `chapter check`.
   ModuleNames.reset()
-  currentSeed = seed
 }
-
-/// The seed of the current run, from which data shuffling derives its own.
-nonisolated(unsafe) public private(set) var currentSeed: UInt64 = 0

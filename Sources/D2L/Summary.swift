@@ -78,24 +78,3 @@ private func lpad(_ s: String, _ n: Int) -> String {
   s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s
 }
 
-/// 46764746 -> "46,764,746".
-func grouped(_ n: Int) -> String {
-  let digits = String(n.magnitude)
-  var out = ""
-  for (i, c) in digits.enumerated() {
-    if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-    out.append(c)
-  }
-  return n < 0 ? "-" + out : out
-}
-
-/// 1_140_000_000 -> "1.14 G".
-func scaled(_ n: Int) -> String {
-  let v = Double(n)
-  switch v {
-  case 1e9...: return String(format: "%.2f G", v / 1e9)
-  case 1e6...: return String(format: "%.2f M", v / 1e6)
-  case 1e3...: return String(format: "%.2f k", v / 1e3)
-  default: return "\(n)"
-  }
-}

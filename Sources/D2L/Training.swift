@@ -29,11 +29,13 @@ public func trainCh6(
   _ net: Module, _ trainIter: BatchLoader, _ testIter: BatchLoader, numEpochs: Int, lr: Double,
   network: String = "network"
 ) throws -> TrainingSummary {
-  if let wanted = captureNetworkNamed, network.contains(wanted) {
-    throw NetworkCaptured(network: net, trainIter: trainIter, lr: lr)
-  }
   let session = NotebookSession.current
-  if session?.settings.skipTraining == true {
+  if let session, let wanted = session.settings.captureNetwork, network.contains(wanted),
+    session.capturedTraining == nil
+  {
+    session.capturedTraining = CapturedTraining(network: net, trainIter: trainIter, lr: lr)
+  }
+  if session?.settings.skipTraining == true || session?.capturedTraining != nil {
     return TrainingSummary(
       network: network, parameterCount: net.parameterCount, flopsPerExample: 0, epochs: 0,
       finalLoss: .nan, trainAccuracy: .nan, testAccuracy: .nan, examplesPerSecond: 0,

@@ -69,13 +69,3 @@ func hex(_ value: UInt32) -> String {
   return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }
 
-/// 60000 -> "60,000", independent of the locale so messages are the same everywhere.
-func grouped(_ value: Int) -> String {
-  let digits = String(value.magnitude)
-  var out = ""
-  for (i, c) in digits.enumerated() {
-    if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-    out.append(c)
-  }
-  return value < 0 ? "-" + out : out
-}

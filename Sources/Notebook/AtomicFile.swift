@@ -64,6 +64,7 @@ public enum AtomicFile {
     unlink(probe)
   }
 
+  // Safe: only read and written under `lock`.
   nonisolated(unsafe) private static var serial = 0
   private static let lock = NSLock()
   private static func nextSerial() -> Int {

@@ -123,6 +123,8 @@ enum CrashReporter {
     var previous: [sigaction] = Array(repeating: sigaction(), count: CrashReporter.signals.count)
   }
 
+  // Safe: prepared by `install` / `beginCell` on the thread that runs the cells, before the
+  // handler can read it; the handler only reads it, and ends the process.
   nonisolated(unsafe) static var state = State()
 }
 

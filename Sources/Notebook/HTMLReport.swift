@@ -1,3 +1,4 @@
+import Common
 import ChapterFormat
 import Foundation
 
@@ -70,22 +71,7 @@ enum HTMLReport {
       body += "<pre>\(e(error))</pre></div>\n"
     }
 
-    var page = """
-      <!DOCTYPE html>
-      <html lang="en">
-      <head>
-      <meta charset="utf-8">
-      <meta name="viewport" content="width=device-width, initial-scale=1">
-      <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-      <link rel="icon" href="data:,">
-      <title>\(e(model.heading))</title>
-      <style>
-      \(css)
-      </style>
-      </head>
-      <body>
-
-      """
+    var page = pageStart(title: model.heading, style: css)
     page += navigation(model, position: "top")
     page += "<main>\n<h1 id=\"top\">\(e(model.heading))</h1>\n"
     if let d = model.plan.frontMatter.description { page += "<p class=\"lead\">\(e(d))</p>\n" }
@@ -170,8 +156,8 @@ enum HTMLReport {
       t += "<th>epochs</th><th>loss</th><th>train acc</th><th>test acc</th><th>the book</th>"
       t += "<th>difference</th><th>ex/s</th><th>time</th></tr>"
       for tr in model.trainings {
-        t += "<tr><td>\(e(tr.network))</td><td>\(ReportModel.count(tr.parameterCount))</td>"
-        t += "<td>\(ReportModel.flops(tr.flopsPerExample))</td><td>\(tr.epochs)</td>"
+        t += "<tr><td>\(e(tr.network))</td><td>\(grouped(tr.parameterCount))</td>"
+        t += "<td>\(scaled(tr.flopsPerExample))</td><td>\(tr.epochs)</td>"
         t += "<td>\(String(format: "%.3f", tr.finalLoss))</td>"
         t += "<td>\(String(format: "%.3f", tr.trainAccuracy))</td>"
         t += "<td>\(String(format: "%.3f", tr.testAccuracy))</td>"
@@ -233,6 +219,28 @@ enum HTMLReport {
       parts.append("<span></span>")
     }
     return "<nav class=\"pager \(position)\">" + parts.joined() + "</nav>\n"
+  }
+
+  /// A page's start, up to its `<body>`: the doctype, a content security policy that lets
+  /// nothing load or run (inline styles and `data:` images only: a report is one file, and
+  /// nothing in a cell's output can reach the network), the title and the style sheet.
+  static func pageStart(title: String, style: String) -> String {
+    """
+    <!DOCTYPE html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+    <link rel="icon" href="data:,">
+    <title>\(HTML.escape(title))</title>
+    <style>
+    \(style)
+    </style>
+    </head>
+    <body>
+
+    """
   }
 
   static let css = """

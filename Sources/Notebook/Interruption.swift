@@ -7,11 +7,13 @@ import Foundation
 /// The flag lives in memory allocated before the handler is installed: the handler itself
 /// only stores a word, which is async-signal-safe.
 public enum Interruption {
+  // Safe: a single word, written by the handler and read by training (sig_atomic_t).
   nonisolated(unsafe) private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
     let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
     p.initialize(to: 0)
     return p
   }()
+  // Safe: `install` runs on the main thread before any run starts.
   nonisolated(unsafe) private static var installed = false
 
   /// Installs the handlers (once per process; later calls do nothing, and a signal that

@@ -1,3 +1,4 @@
+import Common
 import ChapterFormat
 import Foundation
 
@@ -103,8 +104,8 @@ enum MarkdownReport {
       rows.append(("`\(p.name)`", v + " (cell `\(p.cell)`)"))
     }
     for t in model.trainings {
-      let v = "\(ReportModel.count(t.parameterCount)) parameters, "
-        + "\(ReportModel.flops(t.flopsPerExample))FLOPs/example, \(t.epochs) epoch\(t.epochs == 1 ? "" : "s"): "
+      let v = "\(grouped(t.parameterCount)) parameters, "
+        + "\(scaled(t.flopsPerExample))FLOPs/example, \(t.epochs) epoch\(t.epochs == 1 ? "" : "s"): "
         + String(
           format: "loss %.3f, train acc %.3f, test acc %.3f", t.finalLoss, t.trainAccuracy,
           t.testAccuracy)

@@ -6,9 +6,11 @@ import Foundation
 /// error). `SectionRunner` creates it, sets `current`, and turns it into reports.
 ///
 /// Not thread-safe: a section runs its cells on one thread, as a notebook does.
-public final class NotebookSession: @unchecked Sendable {
+public final class NotebookSession {
   /// The session of the section that is running; `nil` outside a run. D2L reads it to
   /// attach figures and trainings without the cells passing it around.
+  /// Safe unguarded: `SectionRunner` sets and clears it around one section's cells, which run
+  /// on one thread, one section at a time; the engine's worker threads never read it.
   nonisolated(unsafe) public static var current: NotebookSession?
 
   public var settings: RunSettings
@@ -22,6 +24,10 @@ public final class NotebookSession: @unchecked Sendable {
   public private(set) var sectionError: String?
   /// Set when SIGINT or SIGTERM stopped the run.
   public private(set) var interruption: RunInterrupted?
+  /// What a training left here for the caller when `settings.captureNetwork` asked for it
+  /// (the network and its data, for `chapter bench`). Typed by the module that stores it:
+  /// this one knows nothing of networks.
+  public var capturedTraining: Any?
 
   /// Trainings started so far per cell, for checkpoint names.
   var trainingsStarted: [String: Int] = [:]

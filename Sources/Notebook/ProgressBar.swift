@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 #if canImport(Glibc)
@@ -59,11 +60,7 @@ public final class ProgressBar {
     epochStart = start
   }
 
-  public static func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-  }
+  public static func now() -> Double { monotonicSeconds() }
 
   /// Epoch and batch are 1-based: batch `batches` of epoch `epochs` is the end.
   public func update(

@@ -1,3 +1,4 @@
+import Common
 import ChapterFormat
 import Foundation
 
@@ -222,23 +223,5 @@ struct ReportModel {
     if s < 60 { return String(format: "%.1f s", s) }
     let m = Int(s) / 60
     return String(format: "%d min %02d s", m, Int(s) % 60)
-  }
-
-  static func count(_ n: Int) -> String {
-    let s = String(n)
-    var out = ""
-    for (i, ch) in s.reversed().enumerated() {
-      if i > 0 && i % 3 == 0 && ch != "-" { out.append(",") }
-      out.append(ch)
-    }
-    return String(out.reversed())
-  }
-
-  static func flops(_ n: Int) -> String {
-    let v = Double(n)
-    if v >= 1e9 { return String(format: "%.2f G", v / 1e9) }
-    if v >= 1e6 { return String(format: "%.1f M", v / 1e6) }
-    if v >= 1e3 { return String(format: "%.1f k", v / 1e3) }
-    return String(n)
   }
 }

@@ -79,7 +79,9 @@ public enum SectionRunner {
     let record = RunRecord(model: model)
     try record.write(to: options.outputDirectory)
     if !options.sections.isEmpty {
-      try SectionIndex.write(sections: options.sections, folder: options.outputDirectory)
+      try SectionIndex.write(
+        sections: options.sections, chapter: ChapterPage(markdown: options.chapterIndexMarkdown),
+        folder: options.outputDirectory)
     }
 
     if model.succeeded { session.removeCheckpoints() }
@@ -117,7 +119,8 @@ public enum SectionRunner {
 
   /// Runs the cells of a checked plan quietly, writing nothing, and lets a thrown error
   /// through (`chapter bench` stops a section this way once its network is built).
-  public static func runCellsUnreported(_ plan: RunPlan) throws {
+  @discardableResult
+  public static func runCellsUnreported(_ plan: RunPlan) throws -> NotebookSession {
     var plan = plan
     plan.options.quiet = true
     plan.settings.quiet = true
@@ -129,6 +132,7 @@ public enum SectionRunner {
       NotebookSession.current = previous
     }
     try plan.program.run(session)
+    return session
   }
 
   /// Which cell failed, where and why; nil when every cell ran.

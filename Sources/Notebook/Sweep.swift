@@ -339,18 +339,12 @@ public enum SectionSweep {
       table += "\n<p>Every run:</p>\n"
     }
     table += htmlTable(runHeaders(layout), rows(runs, layout: layout))
-    return """
-      <!DOCTYPE html>
-      <html lang="en">
-      <head>
-      <meta charset="utf-8">
-      <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-      <title>\(e(title))</title>
-      <style>body { font: 16px/1.5 Helvetica, Arial, sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; }
+    let style = """
+      body { font: 16px/1.5 Helvetica, Arial, sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; }
       table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: 4px 8px; text-align: right; }
-      th { background: #f4f4f4; }</style>
-      </head>
-      <body>
+      th { background: #f4f4f4; }
+      """
+    return HTMLReport.pageStart(title: title, style: style) + """
       <p><a href="../index.html">Index</a></p>
       <h1>\(e(title))</h1>
       \(table)

@@ -1,8 +1,9 @@
 // Tangler: the host tool the Tangle build plugin runs.
 //
-//   Tangler --output-dir DIR CHAPTER.md...
+//   Tangler --output-dir DIR [--index INDEX.md] CHAPTER.md...
 //
-// writes DIR/<slug>.swift for each chapter and DIR/AllSections.swift. A file is written
+// writes DIR/<slug>.swift for each chapter and DIR/AllSections.swift (with INDEX.md's text,
+// the chapter's own page, for the index report). A file is written
 // only when its content changes, so an edit to one chapter recompiles only that chapter.
 // Errors are printed as `path:line: error: message`, the form build logs and editors
 // link to the Markdown line, and the tool exits 1 so the build stops.
@@ -14,8 +15,9 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
   exit(code)
 }
 
-let usage = "usage: Tangler --output-dir DIR CHAPTER.md..."
+let usage = "usage: Tangler --output-dir DIR [--index INDEX.md] CHAPTER.md..."
 var outputDir: String?
+var indexPath: String?
 var inputs: [String] = []
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -23,6 +25,9 @@ while let argument = arguments.next() {
   case "--output-dir":
     guard let dir = arguments.next() else { fail("Tangler: --output-dir needs a folder\n\(usage)") }
     outputDir = dir
+  case "--index":
+    guard let path = arguments.next() else { fail("Tangler: --index needs a file\n\(usage)") }
+    indexPath = path
   case "-h", "--help":
     print(usage)
     exit(0)
@@ -71,7 +76,15 @@ do {
     }
   }
   if failed { exit(1) }
-  try writeIfChanged(SwiftTangler.allSections(programs), to: outputDir + "/AllSections.swift")
+  let indexMarkdown = indexPath.map { path -> String in
+    guard let data = FileManager.default.contents(atPath: path) else {
+      fail("\(path):1: error: cannot read the file", code: 1)
+    }
+    return String(decoding: data, as: UTF8.self)
+  }
+  try writeIfChanged(
+    SwiftTangler.allSections(programs, indexMarkdown: indexMarkdown),
+    to: outputDir + "/AllSections.swift")
 } catch {
   fail("Tangler: \(error)", code: 1)
 }

@@ -312,21 +312,17 @@ struct Bench: ParsableCommand {
   /// that training would have had.
   static func capture(
     model: String, overrides: [String: String] = [:], seed: UInt64 = 0, threads: Int
-  ) throws -> NetworkCaptured {
+  ) throws -> CapturedTraining {
     let spec = models[model]!
     let program = try SectionCatalog(Chapters.allSections).find(spec.section)
     var options = RunOptions(profile: "book", overrides: overrides, seed: seed, threads: threads, quiet: true)
     options.skipTraining = true
     let plan = try RunPlan(program: program, options: options)
     D2L.prepareEngine(seed: seed, threads: threads)
-    D2L.captureNetworkNamed = spec.network
-    defer { D2L.captureNetworkNamed = nil }
-    do {
-      try SectionRunner.runCellsUnreported(plan)
-    } catch let found as NetworkCaptured {
-      return found
+    guard let found = try CapturedTraining.capture(network: spec.network, plan) else {
+      throw NotebookError("section \(spec.section) trained no network named like '\(spec.network)'")
     }
-    throw NotebookError("section \(spec.section) trained no network named like '\(spec.network)'")
+    return found
   }
 
   func run() throws {
@@ -573,6 +569,7 @@ struct RunFlags: ParsableArguments {
     options.noCache = noCache
     options.cellTimeout = cellTimeout
     options.mathLibrary = "OpenBLAS " + BLASKernel.description
+    options.chapterIndexMarkdown = Chapters.chapterIndexMarkdown
     return options
   }
 

@@ -79,7 +79,7 @@ struct CaptureFile {
   init(_ stream: String) throws {
     url = FileManager.default.temporaryDirectory
       .appendingPathComponent("chapter-\(stream)-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: url.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: url.path, contents: nil)
     handle = try FileHandle(forWritingTo: url)
   }
 

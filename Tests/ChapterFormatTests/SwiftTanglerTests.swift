@@ -101,6 +101,13 @@ private func mappedLines(_ swift: String) -> [Int: String] {
         "public let allSections: [SectionProgram] = [\n  section_7_1_alexnet,\n"
           + "  section_7_2_vgg,\n  section_7_9_y,\n  section_7_10_x,\n]\n"))
     #expect(out.contains("import Notebook\n"))
+    #expect(out.contains("public let chapterIndexMarkdown: String? = nil\n"))
+  }
+
+  @Test func allSectionsCarriesTheChapterPage() {
+    let out = SwiftTangler.allSections([("7.1", "section_7_1_alexnet")], indexMarkdown: "# 7 \"#Nets\"\n")
+    #expect(out.contains(
+      "public let chapterIndexMarkdown: String? = " + SwiftTangler.rawStringLiteral("# 7 \"#Nets\"\n", indent: "  ")))
   }
 }
 

@@ -1,12 +1,5 @@
 import Foundation
 
-/// Seconds from a monotonic clock, for timing kernels.
-public func monotonicSeconds() -> Double {
-  var ts = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &ts)
-  return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
 /// Reverse-mode automatic differentiation on a tape of coarse operations.
 ///
 /// As in MXNet, operations are recorded only inside `Autograd.record { }`,
@@ -15,6 +8,8 @@ public func monotonicSeconds() -> Double {
 /// Each recorded operation stores one closure that, given the gradient of its
 /// result, accumulates into its inputs' gradients.
 public enum Autograd {
+  // Safe, as the tape and the mode below: one network runs at a time, on one thread; the
+  // kernels' worker threads never record or read the mode (tests serialize the engine suites).
   nonisolated(unsafe) public internal(set) static var isRecording = false
   /// Training mode: dropout drops, batch norm uses batch statistics and
   /// updates its moving averages.
@@ -73,8 +68,10 @@ struct TapeEntry {
 extension Autograd {
   /// While set, recorded operations are attributed to this label (a layer's name), and
   /// `backward()` adds the time of their backward kernels to `backwardSeconds[label]`.
+  /// Safe as the tape: set and read on the thread that runs the network.
   nonisolated(unsafe) public static var profileLabel: String?
-  /// Backward time per label, accumulated while `profileLabel` labels were recorded.
+  /// Backward time per label, accumulated while `profileLabel` labels were recorded (on
+  /// the same thread, after the parallel kernels have returned).
   nonisolated(unsafe) public static var backwardSeconds: [String: Double] = [:]
 }
 
@@ -137,7 +134,7 @@ final class GradientSlot {
     let dst = buffer()
     if g.shape == shape {
       let src = g.data
-      nonisolated(unsafe) let captured = (src, dst)
+      let captured = (src, dst)
       parallelRanges(g.count, minPerThread: parallelElementThreshold) { r in
         let (src, dst) = captured
         for i in r { dst[i] += src[i] }

@@ -2,6 +2,7 @@
 /// (a multiply-add counts as two), for model summaries and GFLOP/s figures.
 /// Other layers are memory-bound and left out, as is customary.
 public enum FLOPCounter {
+  // Safe: ops add to it on the thread that runs the network, before they split their work.
   nonisolated(unsafe) public static var count = 0
 
   @inline(__always)

@@ -6,6 +6,7 @@ import Foundation
 /// (`gemm`), so OpenBLAS's idle threads never spin against our loops and the
 /// cores are never oversubscribed.
 public enum ComputeThreads {
+  // Safe: set between runs (`prepareEngine`, tests' setup), only read while kernels run.
   nonisolated(unsafe) public private(set) static var count = 1
 
   /// Sets the thread count for the engine's loops and GEMM splitting.

@@ -47,6 +47,8 @@ public struct SeededGenerator: RandomNumberGenerator {
 
 /// The process-wide generator the engine draws from.
 public enum EngineRandom {
+  // Safe: drawn from only on the thread that runs the network, never inside a parallel
+  // region (kernels take their draws before they split the work).
   nonisolated(unsafe) public static var generator = SeededGenerator(seed: 0)
 
   public static func seed(_ seed: UInt64) {

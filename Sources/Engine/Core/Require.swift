@@ -1,13 +1,3 @@
-/// Stops the program with `message` when `condition` is false.
-///
-/// The engine is compiled with `-Ounchecked`, which removes `precondition`
-/// entirely: a shape mismatch would then read or write out of bounds. Checks
-/// a user can trigger (shapes, sizes, arguments) use this instead; the crash
-/// reporter names the cell and `.md` line it happened in.
-@inline(__always)
-public func require(
-  _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-  file: StaticString = #fileID, line: UInt = #line
-) {
-  if !condition() { fatalError(message(), file: file, line: line) }
-}
+// `require`, `monotonicSeconds`, `grouped` and `scaled` live in Common, the helpers every
+// module shares; re-exported, so that the chapters' cells and the tests see them as before.
+@_exported import Common

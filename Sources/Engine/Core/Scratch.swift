@@ -13,6 +13,7 @@ import Foundation
 /// buffer of its own for that call.
 enum Scratch {
   private static let lock = NSLock()
+  // Safe: only touched while holding `lock`.
   nonisolated(unsafe) private static var storage: TensorStorage?
 
   /// Runs `body` with at least `count` floats of uninitialised memory.

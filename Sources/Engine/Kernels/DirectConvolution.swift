@@ -52,7 +52,7 @@ enum DirectConvolution {
       runInput[r] = row * g.width + x0
       runOutput[r] = row * g.outW + x0
     }
-    nonisolated(unsafe) let p = (x, UnsafePointer(wt), UnsafePointer(tapOffset),
+    let p = (x, UnsafePointer(wt), UnsafePointer(tapOffset),
                                  UnsafePointer(runInput), UnsafePointer(runOutput), bias, y)
     let (inImage, outPlane) = (g.channels * g.inPixels, g.outPixels)
     // `weights` is read through `wt` only: kept alive to the end of the loops.

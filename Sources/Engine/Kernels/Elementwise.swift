@@ -29,7 +29,7 @@ func broadcastBinary<F: BinaryFunction>(
   let n = loop.innerCount
   let sa = loop.strides[1].last!, sb = loop.strides[2].last!
   let pa = a.data, pb = b.data, po = out.data
-  nonisolated(unsafe) let captured = (pa, pb, po)
+  let captured = (pa, pb, po)
   let perOuter = max(1, parallelElementThreshold / max(n, 1))
   parallelRanges(loop.outerCount, minPerThread: perOuter) { range in
     let (pa, pb, po) = captured
@@ -74,7 +74,7 @@ func mapElements(
   _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int,
   _ f: (Float) -> Float
 ) {
-  nonisolated(unsafe) let captured = (x, out)
+  let captured = (x, out)
   parallelRanges(count, minPerThread: parallelElementThreshold) { r in
     let (x, out) = captured
     for i in r { out[i] = f(x[i]) }
@@ -87,7 +87,7 @@ func zipElements(
   _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
   _ count: Int, _ f: (Float, Float) -> Float
 ) {
-  nonisolated(unsafe) let captured = (a, b, out)
+  let captured = (a, b, out)
   parallelRanges(count, minPerThread: parallelElementThreshold) { r in
     let (a, b, out) = captured
     for i in r { out[i] = f(a[i], b[i]) }
@@ -100,7 +100,7 @@ func accumulateElements(
   _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
   _ count: Int, _ f: (Float, Float) -> Float
 ) {
-  nonisolated(unsafe) let captured = (a, b, out)
+  let captured = (a, b, out)
   parallelRanges(count, minPerThread: parallelElementThreshold) { r in
     let (a, b, out) = captured
     for i in r { out[i] += f(a[i], b[i]) }

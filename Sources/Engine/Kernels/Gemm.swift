@@ -24,7 +24,7 @@ func gemm(
     sgemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     return
   }
-  nonisolated(unsafe) let pointers = (a, b, c)
+  let pointers = (a, b, c)
   DispatchQueue.concurrentPerform(iterations: parts) { t in
     let (a, b, c) = pointers
     // Block boundaries on multiples of 16 keep each block's stores aligned.

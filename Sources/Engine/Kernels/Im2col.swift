@@ -35,7 +35,7 @@ func im2col(
   let all = rows ?? 0..<g.patchSize
   if P <= SmallPlaneTaps.maxPixels {
     (taps ?? SmallPlaneTaps(g)).withSources { sources in
-      nonisolated(unsafe) let captured = (input, out - all.lowerBound * rowLength, sources)
+      let captured = (input, out - all.lowerBound * rowLength, sources)
       parallelRanges(all.count, minPerThread: max(1, 4096 / max(rowLength, 1))) { part in
         let (input, col, sources) = captured
         let kk = g.kernelH * g.kernelW
@@ -53,7 +53,7 @@ func im2col(
     }
     return
   }
-  nonisolated(unsafe) let captured = (input, out - all.lowerBound * rowLength)
+  let captured = (input, out - all.lowerBound * rowLength)
   parallelRanges(all.count, minPerThread: max(1, 4096 / max(rowLength, 1))) { part in
     let (input, col) = captured
     for r in (all.lowerBound + part.lowerBound)..<(all.lowerBound + part.upperBound) {
@@ -180,7 +180,7 @@ func col2im(
   let kk = g.kernelH * g.kernelW
   if P <= SmallPlaneTaps.maxPixels {
     (taps ?? SmallPlaneTaps(g)).withSources { sources in
-      nonisolated(unsafe) let captured = (col, grad, sources)
+      let captured = (col, grad, sources)
       parallelRanges(g.channels, minPerThread: 1) { channels in
         let (col, grad, sources) = captured
         for c in channels {
@@ -196,7 +196,7 @@ func col2im(
     }
     return
   }
-  nonisolated(unsafe) let captured = (col, grad)
+  let captured = (col, grad)
   // Split by channel: rows of different channels write to disjoint planes.
   parallelRanges(g.channels, minPerThread: 1) { channels in
     let (col, grad) = captured

@@ -138,7 +138,7 @@ func vectorSigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>
 
 /// `vectorSigmoid` over `count` elements, split across threads in blocks of 16.
 func parallelSigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-  nonisolated(unsafe) let p = (x, out)
+  let p = (x, out)
   parallelRanges(count / 16, minPerThread: parallelElementThreshold / 16) { r in
     let (x, y) = p
     let end = r.upperBound == count / 16 ? count : r.upperBound * 16

@@ -73,10 +73,9 @@ public final class Dense: Module {
   public override func discardInferredParameters() { (weight, bias) = (nil, nil) }
 }
 
-/// Max pooling. Input `[N, C, H, W]` -> `[N, C, (H + 2p - k) / s + 1, ...]`;
-/// the stride defaults to the window size. The math: `Reference.maxPool2d`; the fast
-/// version: `maxPool2d` (`Ops/Pooling.swift`).
-public final class MaxPool2D: Module {
+/// What the pooling layers share: a square window of `size`, its stride (the window's size
+/// unless given) and padding. Input `[N, C, H, W]` -> `[N, C, (H + 2p - k) / s + 1, ...]`.
+public class Pooling2D: Module {
   public let size: Int, stride: Int, padding: Int
   public override var kind: String { "pool" }
 
@@ -87,27 +86,24 @@ public final class MaxPool2D: Module {
     super.init()
   }
 
-  public override func forward(_ x: Tensor) -> Tensor {
-    maxPool2d(x, kernel: (size, size), stride: (stride, stride), padding: (padding, padding))
+  var window: (kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)) {
+    ((size, size), (stride, stride), (padding, padding))
   }
 }
 
-/// Average pooling (padding counted in the divisor). Input `[N, C, H, W]` ->
-/// `[N, C, (H + 2p - k) / s + 1, ...]`; the stride defaults to the window size.
-/// The math: `Reference.avgPool2d`; the fast version: `avgPool2d` (`Ops/Pooling.swift`).
-public final class AvgPool2D: Module {
-  public let size: Int, stride: Int, padding: Int
-  public override var kind: String { "pool" }
-
-  public init(_ size: Int, stride: Int? = nil, padding: Int = 0) {
-    self.size = size
-    self.stride = stride ?? size
-    self.padding = padding
-    super.init()
-  }
-
+/// Max pooling (a `Pooling2D`). The math: `Reference.maxPool2d`; the fast version:
+/// `maxPool2d` (`Ops/Pooling.swift`).
+public final class MaxPool2D: Pooling2D {
   public override func forward(_ x: Tensor) -> Tensor {
-    avgPool2d(x, kernel: (size, size), stride: (stride, stride), padding: (padding, padding))
+    maxPool2d(x, kernel: window.kernel, stride: window.stride, padding: window.padding)
+  }
+}
+
+/// Average pooling, padding counted in the divisor (a `Pooling2D`). The math:
+/// `Reference.avgPool2d`; the fast version: `avgPool2d` (`Ops/Pooling.swift`).
+public final class AvgPool2D: Pooling2D {
+  public override func forward(_ x: Tensor) -> Tensor {
+    avgPool2d(x, kernel: window.kernel, stride: window.stride, padding: window.padding)
   }
 }
 

@@ -180,6 +180,7 @@ open class Module {
 
 /// Per-run counters behind module names.
 public enum ModuleNames {
+  // Safe: modules are built on the thread that runs the cells, one run at a time.
   nonisolated(unsafe) static var counters: [String: Int] = [:]
 
   static func next(_ kind: String) -> String {

@@ -95,7 +95,7 @@ extension Tensor {
     let input = F.derivativeReadsInput ? self : nil
     let n = count
     return Autograd.record(out, [self]) { g in
-      nonisolated(unsafe) let p = (input?.data ?? out.data, out.data, g.data, slot.buffer())
+      let p = (input?.data ?? out.data, out.data, g.data, slot.buffer())
       parallelRanges(n, minPerThread: parallelElementThreshold) { r in
         let (x, y, g, dx) = p
         for i in r { dx[i] += g[i] * F.derivative(x: x[i], y: y[i]) }

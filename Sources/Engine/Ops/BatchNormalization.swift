@@ -36,7 +36,7 @@ public func batchNorm(
       movingMean: movingMean.data, movingVar: movingVar.data, eps: eps, momentum: momentum,
       training: training, relu: activation == .relu, mean: mean, invStd: invStd, into: y.data)
   } else {
-    nonisolated(unsafe) let p = (
+    let p = (
       x.data, y.data, gamma.data, beta.data, movingMean.data, movingVar.data, mean, invStd)
     parallelRanges(c) { channels in
       let (xp, yp, gp, bp, mm, mv, mean, invStd) = p
@@ -102,7 +102,7 @@ public func batchNorm(
         dgamma: dgamma, dbeta: dbeta)
       return
     }
-    nonisolated(unsafe) let q = (
+    let q = (
       x.data, dy.data, gamma.data, beta.data, dx, dgamma, dbeta, stats, sigmoidOutput)
     parallelRanges(c) { channels in
       let (xp, gy, gp, bp, dx, dgamma, dbeta, stats, sigmoidOutput) = q

@@ -26,7 +26,7 @@ public func concatenate(_ tensors: [Tensor], axis: Int = 1) -> Tensor {
     acc += s
   }
   let blocks = tensors.map { UnsafePointer($0.data) }
-  nonisolated(unsafe) let captured = (blocks, y.data)
+  let captured = (blocks, y.data)
   parallelRanges(outer, minPerThread: max(1, 16384 / max(total * inner, 1))) { range in
     let (blocks, yp) = captured
     for o in range {
@@ -42,7 +42,7 @@ public func concatenate(_ tensors: [Tensor], axis: Int = 1) -> Tensor {
     for (k, slot) in slots.enumerated() {
       guard let slot else { continue }
       let n = sizes[k] * inner, off = offsets[k]
-      nonisolated(unsafe) let p = (dy.data, slot.buffer())
+      let p = (dy.data, slot.buffer())
       parallelRanges(outer, minPerThread: max(1, 16384 / max(n, 1))) { range in
         let (gp, dst) = p
         for o in range {

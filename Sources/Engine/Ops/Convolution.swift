@@ -2,6 +2,7 @@
 /// planes are smaller than this are unfolded side by side in groups (`ConvPlan`).
 /// Tuning knob, public so that tests can force small groups.
 public enum ConvolutionGrouping {
+  // Safe: a knob that tests set between runs; kernels only read it.
   nonisolated(unsafe) public static var columns = 256
 }
 
@@ -229,7 +230,7 @@ func convForward(
   let unfolded = plan.pointwise ? (G > 1 ? K : 0) : plan.unfoldRows
   let perThread = (unfolded + (G > 1 ? o : 0)) * G * P
   Scratch.withFloats(threads * perThread) { scratch in
-    nonisolated(unsafe) let p = (x.data, w.data, y.data, scratch, bias)
+    let p = (x.data, w.data, y.data, scratch, bias)
     parallelParts(plan.groups, parts: threads) { t, groups in
       let (xp, wp, yp, scratch, bias) = p
       let col = scratch + t * perThread, channelMajor = col + unfolded * G * P
@@ -292,7 +293,7 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
     extra?.initialize(repeating: 0, count: extraCount)
     let turned = viaConvolution ? scratch + threads * perThread + extraCount : nil
     if let turned { turnKernel(w.data, outChannels: o, g, into: turned) }
-    nonisolated(unsafe) let p = (x.data, w.data, dz.data, scratch, extra, dw, dx, turned)
+    let p = (x.data, w.data, dz.data, scratch, extra, dw, dx, turned)
     parallelParts(plan.groups, parts: threads) { t, groups in
       let (xp, wp, dzp, scratch, extra, dw, dx, turned) = p
       let dwt = t == 0 ? dw : extra.map { $0 + (t - 1) * o * K }
@@ -371,7 +372,7 @@ func scatterChannelMajor(
   _ src: UnsafePointer<Float>, images: Int, channels: Int, pixels: Int,
   into dst: UnsafeMutablePointer<Float>, adding: Bool = false
 ) {
-  nonisolated(unsafe) let captured = (src, dst)
+  let captured = (src, dst)
   parallelRanges(channels, minPerThread: max(1, 8192 / max(images * pixels, 1))) { cs in
     let (src, dst) = captured
     for c in cs {
@@ -392,7 +393,7 @@ func gatherChannelMajor(
   _ src: UnsafePointer<Float>, images: Int, channels: Int, pixels: Int,
   into dst: UnsafeMutablePointer<Float>
 ) {
-  nonisolated(unsafe) let captured = (src, dst)
+  let captured = (src, dst)
   parallelRanges(channels, minPerThread: max(1, 8192 / max(images * pixels, 1))) { cs in
     let (src, dst) = captured
     for c in cs {
@@ -410,7 +411,7 @@ func biasActivate(
   bias: UnsafePointer<Float>?, _ act: Activation
 ) {
   if bias == nil && act == .none { return }
-  nonisolated(unsafe) let captured = (y, bias)
+  let captured = (y, bias)
   parallelRanges(images * channels, minPerThread: max(1, 8192 / max(pixels, 1))) { planes in
     let (y, bias) = captured
     for plane in planes {

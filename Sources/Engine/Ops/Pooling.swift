@@ -20,7 +20,7 @@ public func maxPool2d(
   } else if g.kernelH == 2 && g.kernelW == 2 && g.padH == 0 && g.padW == 0 {
     maxPool2x2(x.data, planes: planes, g, into: y.data, winners: wp)
   } else {
-    nonisolated(unsafe) let captured = (x.data, y.data, wp)
+    let captured = (x.data, y.data, wp)
     parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
       let (xp, yp, wp) = captured
       for plane in range {
@@ -47,7 +47,7 @@ public func maxPool2d(
   let slot = x.gradientSlotIfRequired
   return Autograd.record(y, [x]) { dy in
     guard let dx = slot?.buffer() else { return }
-    nonisolated(unsafe) let captured = (dy.data, dx, wp, winners)
+    let captured = (dy.data, dx, wp, winners)
     parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
       let (gp, dx, wp, _) = captured
       for plane in range {
@@ -75,7 +75,7 @@ func maxPoolAcrossPlanes(
   let blocks = (planes + 15) / 16
   windows.offsets.withUnsafeBufferPointer { offsets in
     windows.starts.withUnsafeBufferPointer { starts in
-      nonisolated(unsafe) let captured = (x, y, winners, offsets.baseAddress!, starts.baseAddress!)
+      let captured = (x, y, winners, offsets.baseAddress!, starts.baseAddress!)
       parallelRanges(blocks, minPerThread: max(1, 1024 / (16 * inPixels))) { range in
         let (xp, yp, wp, offsets, starts) = captured
         // Pixel p of the block's planes at lanes[16 p ..< 16 p + 16]; results likewise.
@@ -143,7 +143,7 @@ func maxPool3x3(
   let framedWidth = g.width + 2 * g.padW, framedCount = framedWidth * (g.height + 2 * g.padH)
   // Without padding every window is inside the plane already (AlexNet's pools): no copy.
   let padded = g.padH > 0 || g.padW > 0
-  nonisolated(unsafe) let captured = (x, y, winners)
+  let captured = (x, y, winners)
   parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
     let (xp, yp, wp) = captured
     let frame = padded ? UnsafeMutablePointer<Float>.allocate(capacity: framedCount) : nil
@@ -198,7 +198,7 @@ func maxPool2x2(
   _ x: UnsafePointer<Float>, planes: Int, _ g: ConvGeometry, into y: UnsafeMutablePointer<Float>,
   winners: UnsafeMutablePointer<Int32>
 ) {
-  nonisolated(unsafe) let captured = (x, y, winners)
+  let captured = (x, y, winners)
   parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
     let (xp, yp, wp) = captured
     for plane in range {
@@ -272,7 +272,7 @@ public func avgPool2d(
   let planes = x.shape[0] * x.shape[1]
   let y = Tensor(uninitializedShape: [x.shape[0], x.shape[1], g.outH, g.outW])
   let scale = 1 / Float(g.kernelH * g.kernelW)
-  nonisolated(unsafe) let captured = (x.data, y.data)
+  let captured = (x.data, y.data)
   parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
     let (xp, yp) = captured
     for plane in range {
@@ -290,7 +290,7 @@ public func avgPool2d(
   let slot = x.gradientSlotIfRequired
   return Autograd.record(y, [x]) { dy in
     guard let dx = slot?.buffer() else { return }
-    nonisolated(unsafe) let captured = (dy.data, dx)
+    let captured = (dy.data, dx)
     parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
       let (gp, dx) = captured
       for plane in range {

@@ -15,11 +15,7 @@ extension Reference {
     _ x: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)
   ) -> Tensor {
     let windows = PoolWindows(x, kernel, stride, padding)
-    var y = [Float](repeating: 0, count: windows.output.count)
-    windows.forEachWindow { out, elements in
-      y[out] = x.data[windows.winner(x, elements)]
-    }
-    return Tensor(y, shape: windows.output.shape)
+    return windows.reduce { elements in Double(x.data[windows.winner(x, elements)]) }
   }
 
   /// The input's gradient, given the output's (`dy`, `[N, C, outH, outW]`).
@@ -28,24 +24,17 @@ extension Reference {
     padding: (Int, Int) = (0, 0)
   ) -> Tensor {
     let windows = PoolWindows(x, kernel, stride, padding)
-    var dx = [Double](repeating: 0, count: x.count)
-    windows.forEachWindow { out, elements in
-      dx[windows.winner(x, elements)] += Double(dy.data[out])
-    }
-    return Tensor(dx.map { Float($0) }, shape: x.shape)
+    return windows.spread(dy) { elements, g, dx in dx[windows.winner(x, elements)] += g }
   }
 
   /// - input `[N, C, H, W]`; returns `[N, C, outH, outW]`.
   public static func avgPool2d(
     _ x: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)
   ) -> Tensor {
-    let windows = PoolWindows(x, kernel, stride, padding)
     let size = Double(kernel.0 * kernel.1)
-    var y = [Float](repeating: 0, count: windows.output.count)
-    windows.forEachWindow { out, elements in
-      y[out] = Float(elements.reduce(0.0) { $0 + Double(x.data[$1]) } / size)
+    return PoolWindows(x, kernel, stride, padding).reduce { elements in
+      elements.reduce(0.0) { $0 + Double(x.data[$1]) } / size
     }
-    return Tensor(y, shape: windows.output.shape)
   }
 
   /// The input's gradient, given the output's (`dy`, `[N, C, outH, outW]`).
@@ -53,13 +42,10 @@ extension Reference {
     _ x: Tensor, outputGradient dy: Tensor, kernel: (Int, Int), stride: (Int, Int),
     padding: (Int, Int) = (0, 0)
   ) -> Tensor {
-    let windows = PoolWindows(x, kernel, stride, padding)
     let size = Double(kernel.0 * kernel.1)
-    var dx = [Double](repeating: 0, count: x.count)
-    windows.forEachWindow { out, elements in
-      for e in elements { dx[e] += Double(dy.data[out]) / size }
+    return PoolWindows(x, kernel, stride, padding).spread(dy) { elements, g, dx in
+      for e in elements { dx[e] += g / size }
     }
-    return Tensor(dx.map { Float($0) }, shape: x.shape)
   }
 }
 
@@ -98,6 +84,21 @@ struct PoolWindows {
         }
       }
     }
+  }
+
+  /// The output: `value(elements)` for every window.
+  func reduce(_ value: ([Int]) -> Double) -> Tensor {
+    var y = [Float](repeating: 0, count: output.count)
+    forEachWindow { out, elements in y[out] = Float(value(elements)) }
+    return Tensor(y, shape: output.shape)
+  }
+
+  /// The input's gradient: `share(elements, dy[window], &dx)` hands each window's gradient
+  /// to the elements it covers.
+  func spread(_ dy: Tensor, _ share: ([Int], Double, inout [Double]) -> Void) -> Tensor {
+    var dx = [Double](repeating: 0, count: input.count)
+    forEachWindow { out, elements in share(elements, Double(dy.data[out]), &dx) }
+    return Tensor(dx.map { Float($0) }, shape: input.shape)
   }
 
   /// The window's largest element, the first in row order on a tie.

@@ -46,7 +46,7 @@ public final class SGD {
       }
       guard let g = p.grad else { continue }
       let w = p.data, d = g.data
-      nonisolated(unsafe) let captured = (w, d)
+      let captured = (w, d)
       parallelRanges(p.count, minPerThread: parallelElementThreshold) { r in
         let (w, d) = captured
         for i in r {
