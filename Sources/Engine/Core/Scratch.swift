@@ -4,10 +4,10 @@ import Foundation
 /// grown to the largest request.
 ///
 /// Why not a pool tensor per call: a dense block's convolutions each want a workspace of
-/// another size (DenseNet's second block at 64 px: 14, 18, 23 and 27 MiB). As pool buffers
-/// they did not fit together under the pool's bound and evicted one another in a cycle, so
-/// every training step took ~100 MiB fresh from the system and paid its page faults. Held
-/// here, one buffer serves them all.
+/// another size, growing with the block. As pool buffers they did not fit together under the
+/// pool's bound and evicted one another in a cycle, so every training step took its
+/// workspaces fresh from the system and paid their page faults (BENCHMARKS.md, "Why the
+/// kernels are shaped as they are"). Held here, one buffer serves them all.
 ///
 /// A call made while another thread holds the workspace (tests run in parallel) gets a
 /// buffer of its own for that call.
