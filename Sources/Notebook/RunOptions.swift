@@ -22,9 +22,6 @@ public struct RunOptions: Sendable {
   public var chapterIndexMarkdown: String?
   /// `chapter check`: run the cells but skip training (see `RunSettings.skipTraining`).
   public var skipTraining = false
-  /// `chapter bench`: hand over the network whose name contains this (see
-  /// `RunSettings.captureNetwork`).
-  public var captureNetwork: String?
   /// `--resume`: trainings continue from their checkpoints (see `RunSettings.resume`).
   public var resume = false
   /// `--no-cache`: every training runs, none is loaded from the cache (see

@@ -58,7 +58,6 @@ public struct RunPlan: Sendable {
     var settings = RunSettings(
       profile: profileName, seed: options.seed, threads: options.threads, quiet: options.quiet)
     settings.skipTraining = options.skipTraining
-    settings.captureNetwork = options.captureNetwork
     settings.resume = options.resume
     settings.useCache = !options.noCache
 

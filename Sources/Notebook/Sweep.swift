@@ -302,6 +302,21 @@ public enum SectionSweep {
 
   static let metricHeaders = ["network", "loss", "train acc", "test acc", "examples/s", "training time", "run time"]
 
+  /// The report's tables in order, each with the sentence that introduces it: with several
+  /// seeds the combinations' summary and then every run; otherwise every run alone. Both
+  /// report formats render this list.
+  static func tables(_ runs: [Run], layout: Layout)
+    -> [(intro: String?, headers: [String], rows: [[String]])]
+  {
+    let every = (headers: runHeaders(layout), rows: rows(runs, layout: layout))
+    guard layout.seeds else { return [(nil, every.headers, every.rows)] }
+    return [
+      ("Each combination over its seeds: the mean test accuracy and its spread, beside the book's.",
+       layout.combinationHeaders + summaryHeaders, summaryRows(runs, layout: layout)),
+      ("Every run:", every.headers, every.rows),
+    ]
+  }
+
   static func markdownReport(_ runs: [Run], layout: Layout, title: String, svgName: String) -> String {
     func table(_ headers: [String], _ rows: [[String]]) -> String {
       var t = "| " + headers.joined(separator: " | ") + " |\n|"
@@ -312,13 +327,11 @@ public enum SectionSweep {
       return t
     }
     var s = "# \(title)\n\n"
-    if layout.seeds {
-      s += "Each combination over its seeds: the mean test accuracy and its spread, beside the book's.\n\n"
-      s += table(layout.combinationHeaders + summaryHeaders, summaryRows(runs, layout: layout))
-      s += "\nEvery run:\n\n"
+    for t in tables(runs, layout: layout) {
+      if let intro = t.intro { s += intro + "\n\n" }
+      s += table(t.headers, t.rows) + "\n"
     }
-    s += table(runHeaders(layout), rows(runs, layout: layout))
-    s += "\n![Training loss and test accuracy of every run](\(svgName))\n"
+    s += "![Training loss and test accuracy of every run](\(svgName))\n"
     return s
   }
 
@@ -332,13 +345,9 @@ public enum SectionSweep {
       for row in rows { t += "<tr>" + row.map { "<td>\(e($0))</td>" }.joined() + "</tr>\n" }
       return t + "</table>"
     }
-    var table = ""
-    if layout.seeds {
-      table += "<p>Each combination over its seeds: the mean test accuracy and its spread, beside the book's.</p>\n"
-      table += htmlTable(layout.combinationHeaders + summaryHeaders, summaryRows(runs, layout: layout))
-      table += "\n<p>Every run:</p>\n"
-    }
-    table += htmlTable(runHeaders(layout), rows(runs, layout: layout))
+    let table = tables(runs, layout: layout).map { t in
+      (t.intro.map { "<p>\($0)</p>\n" } ?? "") + htmlTable(t.headers, t.rows)
+    }.joined(separator: "\n")
     let style = """
       body { font: 16px/1.5 Helvetica, Arial, sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; }
       table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: 4px 8px; text-align: right; }
