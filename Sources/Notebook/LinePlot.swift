@@ -99,44 +99,29 @@ public struct LinePlot: Sendable, Equatable {
     func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (right - left) }
     func py(_ y: Double) -> Double { bottom - y / yMax * (bottom - top) }
 
-    var out = ""
-    out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\""
-    out += " viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(Self.escape(title))\""
-    out += " font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
-    out += "<title>\(Self.escape(title))</title>\n"
-    out += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"#ffffff\"/>\n"
-    out += "<text x=\"\(Self.n((left + right) / 2))\" y=\"20\" text-anchor=\"middle\""
-    out += " font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>\n"
+    var svg = SVGText()
+    svg.out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\""
+    svg.out += " viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(Self.escape(title))\""
+    svg.out += " font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+    svg.out += "<title>\(Self.escape(title))</title>\n"
+    svg.out += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"#ffffff\"/>\n"
+    svg.text((left + right) / 2, 20, title, anchor: "middle", " font-size=\"14\" font-weight=\"bold\"")
     // Grid and ticks.
-    out += "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
-    for t in yTicks {
-      out += "<line x1=\"\(Self.n(left))\" y1=\"\(Self.n(py(t)))\" x2=\"\(Self.n(right))\""
-      out += " y2=\"\(Self.n(py(t)))\"/>\n"
-    }
-    for t in xTicks {
-      out += "<line x1=\"\(Self.n(px(t)))\" y1=\"\(Self.n(top))\" x2=\"\(Self.n(px(t)))\""
-      out += " y2=\"\(Self.n(bottom))\"/>\n"
-    }
-    out += "</g>\n"
-    out += "<g fill=\"#333333\">\n"
-    for t in yTicks {
-      out += "<text x=\"\(Self.n(left - 6))\" y=\"\(Self.n(py(t) + 4))\" text-anchor=\"end\">"
-      out += "\(Self.label(t))</text>\n"
-    }
-    for t in xTicks {
-      out += "<text x=\"\(Self.n(px(t)))\" y=\"\(Self.n(bottom + 16))\" text-anchor=\"middle\">"
-      out += "\(Self.label(t))</text>\n"
-    }
-    out += "<text x=\"\(Self.n((left + right) / 2))\" y=\"\(Self.n(bottom + 34))\""
-    out += " text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
+    svg.out += "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
+    for t in yTicks { svg.line(left, py(t), right, py(t)) }
+    for t in xTicks { svg.line(px(t), top, px(t), bottom) }
+    svg.out += "</g>\n"
+    svg.out += "<g fill=\"#333333\">\n"
+    for t in yTicks { svg.text(left - 6, py(t) + 4, Self.label(t), anchor: "end") }
+    for t in xTicks { svg.text(px(t), bottom + 16, Self.label(t), anchor: "middle") }
+    svg.text((left + right) / 2, bottom + 34, xLabel, anchor: "middle")
     if !yLabel.isEmpty {
-      out += "<text x=\"14\" y=\"\(Self.n((top + bottom) / 2))\" text-anchor=\"middle\""
-      out += " transform=\"rotate(-90 14 \(Self.n((top + bottom) / 2)))\">"
-      out += "\(Self.escape(yLabel))</text>\n"
+      let middle = Self.n((top + bottom) / 2)
+      svg.text(14, (top + bottom) / 2, yLabel, anchor: "middle", " transform=\"rotate(-90 14 \(middle))\"")
     }
-    out += "</g>\n"
-    out += "<rect x=\"\(Self.n(left))\" y=\"\(Self.n(top))\" width=\"\(Self.n(right - left))\""
-    out += " height=\"\(Self.n(bottom - top))\" fill=\"none\" stroke=\"#555555\"/>\n"
+    svg.out += "</g>\n"
+    svg.out += "<rect x=\"\(Self.n(left))\" y=\"\(Self.n(top))\" width=\"\(Self.n(right - left))\""
+    svg.out += " height=\"\(Self.n(bottom - top))\" fill=\"none\" stroke=\"#555555\"/>\n"
     // Bands first, under every curve.
     for (i, s) in series.enumerated() {
       guard let low = s.low, let high = s.high else { continue }
@@ -145,15 +130,15 @@ public struct LinePlot: Sendable, Equatable {
       let color = Self.styles[i % Self.styles.count].color
       if corners.count == 1, let (x, (lo, hi)) = corners.first {
         // One point (a one-epoch run): the band is a short bar over its range.
-        out += "<rect x=\"\(Self.n(px(x) - 3))\" y=\"\(Self.n(py(hi)))\" width=\"6\""
-        out += " height=\"\(Self.n(max(py(lo) - py(hi), 1)))\" fill=\"\(color)\" fill-opacity=\"0.15\"/>\n"
+        svg.out += "<rect x=\"\(Self.n(px(x) - 3))\" y=\"\(Self.n(py(hi)))\" width=\"6\""
+        svg.out += " height=\"\(Self.n(max(py(lo) - py(hi), 1)))\" fill=\"\(color)\" fill-opacity=\"0.15\"/>\n"
         continue
       }
       guard corners.count > 1 else { continue }
       let upper = corners.map { "\(Self.n(px($0.0))),\(Self.n(py($0.1.1)))" }
       let lower = corners.reversed().map { "\(Self.n(px($0.0))),\(Self.n(py($0.1.0)))" }
-      out += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\""
-      out += " fill-opacity=\"0.15\" stroke=\"none\"/>\n"
+      svg.out += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\""
+      svg.out += " fill-opacity=\"0.15\" stroke=\"none\"/>\n"
     }
     // Curves: a NaN breaks the line rather than dragging it to 0.
     for (i, s) in series.enumerated() {
@@ -170,34 +155,31 @@ public struct LinePlot: Sendable, Equatable {
         pen = true
         dots.append((px(x), py(y)))
       }
-      let dash = style.dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
-      out += "<g><title>\(Self.escape(s.name))</title>\n"
+      let dash = Self.dash(style)
+      svg.out += "<g><title>\(Self.escape(s.name))</title>\n"
       if !d.isEmpty {
-        out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(style.color)\" stroke-width=\"2\"\(dash)/>\n"
+        svg.out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(style.color)\" stroke-width=\"2\"\(dash)/>\n"
       }
       // Markers, so that a one-epoch run still shows its points.
       for (x, y) in dots {
-        out += "<circle cx=\"\(Self.n(x))\" cy=\"\(Self.n(y))\" r=\"2.5\" fill=\"\(style.color)\"/>\n"
+        svg.out += "<circle cx=\"\(Self.n(x))\" cy=\"\(Self.n(y))\" r=\"2.5\" fill=\"\(style.color)\"/>\n"
       }
-      out += "</g>\n"
+      svg.out += "</g>\n"
     }
     // Legend.
     if !series.isEmpty {
       let lx = right + 18
-      out += "<g>\n"
+      svg.out += "<g>\n"
       for (i, s) in series.enumerated() {
         let style = Self.styles[i % Self.styles.count]
         let y = top + 10 + Double(i) * 20
-        let dash = style.dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
-        out += "<line x1=\"\(Self.n(lx))\" y1=\"\(Self.n(y))\" x2=\"\(Self.n(lx + 24))\""
-        out += " y2=\"\(Self.n(y))\" stroke=\"\(style.color)\" stroke-width=\"2\"\(dash)/>\n"
-        out += "<text x=\"\(Self.n(lx + 30))\" y=\"\(Self.n(y + 4))\" fill=\"#333333\">"
-        out += "\(Self.escape(s.name))</text>\n"
+        svg.line(lx, y, lx + 24, y, " stroke=\"\(style.color)\" stroke-width=\"2\"\(Self.dash(style))")
+        svg.text(lx + 30, y + 4, s.name, " fill=\"#333333\"")
       }
-      out += "</g>\n"
+      svg.out += "</g>\n"
     }
-    out += "</svg>\n"
-    return out
+    svg.out += "</svg>\n"
+    return svg.out
   }
 
   /// 0 and about five round steps up to at least `max` (1, 2, 2.5 or 5 times a power of 10).
@@ -247,4 +229,28 @@ public struct LinePlot: Sendable, Equatable {
   }
 
   static func escape(_ s: String) -> String { HTML.escape(s) }
+
+  /// A style's dash pattern as an attribute; empty for a solid line.
+  static func dash(_ style: (color: String, dash: String?)) -> String {
+    style.dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
+  }
+}
+
+/// SVG being written: the two elements the chart repeats, with coordinates as `LinePlot.n`
+/// prints them and text escaped.
+private struct SVGText {
+  var out = ""
+
+  mutating func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, _ attributes: String = "") {
+    out += "<line x1=\"\(LinePlot.n(x1))\" y1=\"\(LinePlot.n(y1))\" x2=\"\(LinePlot.n(x2))\""
+    out += " y2=\"\(LinePlot.n(y2))\"\(attributes)/>\n"
+  }
+
+  mutating func text(
+    _ x: Double, _ y: Double, _ content: String, anchor: String? = nil, _ attributes: String = ""
+  ) {
+    let anchorAttribute = anchor.map { " text-anchor=\"\($0)\"" } ?? ""
+    out += "<text x=\"\(LinePlot.n(x))\" y=\"\(LinePlot.n(y))\"\(anchorAttribute)\(attributes)>"
+    out += "\(LinePlot.escape(content))</text>\n"
+  }
 }

@@ -45,40 +45,18 @@ struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run one section and write Output/<section>.html and .md.")
 
-  @Argument(help: "The section: its number (7.5), slug (batch-norm, 7.5-batch-norm) or .md path.")
-  var section: String
-
-  @Option(help: "Run profile: book (the book's settings), reproduce (the book's results in minutes), quick (default) or smoke.")
-  var profile: String?
-
-  @Option(
-    name: .customLong("set"),
-    help: ArgumentHelp("Override a cell parameter (repeatable), e.g. --set lr=0.5.", valueName: "name=value"))
-  var sets: [String] = []
-
-  @Option(help: "Run an exercise's variant block.")
-  var variant: String?
+  @OptionGroup var choice: SectionChoice
 
   @OptionGroup var common: RunFlags
 
   func run() throws {
     let catalog = SectionCatalog(Chapters.allSections)
-    let program = try catalog.find(section)
-    var options = common.options(profile: profile, sections: catalog.links())
-    options.overrides = try RunOptions.parseSetArguments(sets)
-    options.variant = variant
+    let program = try catalog.find(choice.section)
+    var options = common.options(profile: choice.profile, sections: catalog.links())
+    try choice.apply(to: &options)
     // Everything is checked before the engine starts: bad input exits 2 having run nothing.
     let plan = try SectionRunner.plan(program, options: options)
-    common.prepareEngine()
-    let result = try SectionRunner.run(plan)
-    // The failure goes to standard error even when quiet: the exit code alone says too little.
-    if let failure = result.failureMessage {
-      FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
-    }
-    if result.interrupted {
-      RunFlags.explainInterruption()
-      throw ExitCode(1)
-    }
+    let result = try common.run(plan)
     if !common.quiet {
       let note = "chapter: wrote \(result.htmlPath) and \(result.markdownPath)\n"
       FileHandle.standardError.write(Data(note.utf8))
@@ -161,15 +139,7 @@ struct Build: ParsableCommand {
     var worst: Int32 = 0
     for plan in plans {
       let start = Date()
-      common.prepareEngine()
-      let result = try SectionRunner.run(plan)
-      if let failure = result.failureMessage {
-        FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
-      }
-      if result.interrupted {
-        RunFlags.explainInterruption()
-        throw ExitCode(1)
-      }
+      let result = try common.run(plan)
       let seconds = Date().timeIntervalSince(start)
       let cached = result.trainings.filter { $0.cachedAt != nil }.count
       let note = cached == 0 ? ""
@@ -467,23 +437,37 @@ struct Show: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Show a section's cells, parameters, variants and profiles.")
 
-  @Argument(help: "The section: its number, slug or .md path.")
-  var section: String
-
-  @Option(help: "Show the parameters as this profile sets them (default quick).")
-  var profile: String?
-
-  @Option(name: .customLong("set"), help: ArgumentHelp("Show the effect of an override.", valueName: "name=value"))
-  var sets: [String] = []
-
-  @Option(help: "Show the effect of a variant.")
-  var variant: String?
+  @OptionGroup var choice: SectionChoice
 
   func run() throws {
-    let program = try SectionCatalog(Chapters.allSections).find(section)
-    let options = RunOptions(
-      profile: profile, overrides: try RunOptions.parseSetArguments(sets), variant: variant)
+    let program = try SectionCatalog(Chapters.allSections).find(choice.section)
+    var options = RunOptions(profile: choice.profile)
+    try choice.apply(to: &options)
     print(SectionOverview.describe(try RunPlan(program: program, options: options)), terminator: "")
+  }
+}
+
+/// Which section to run, and how its cells are set: what `run` and `show` share.
+struct SectionChoice: ParsableArguments {
+  @Argument(help: "The section: its number (7.5), slug (batch-norm, 7.5-batch-norm) or .md path.")
+  var section: String
+
+  @Option(help: "Run profile: book (the book's settings), reproduce (the book's results in minutes), quick (default) or smoke.")
+  var profile: String?
+
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("Override a cell parameter (repeatable), e.g. --set lr=0.5.", valueName: "name=value"))
+  var sets: [String] = []
+
+  @Option(help: "Run an exercise's variant block.")
+  var variant: String?
+
+  /// Puts the overrides and the variant into `options` (the profile goes in with the rest
+  /// of the flags, where the options are made).
+  func apply(to options: inout RunOptions) throws {
+    options.overrides = try RunOptions.parseSetArguments(sets)
+    options.variant = variant
   }
 }
 
@@ -589,8 +573,21 @@ struct RunFlags: ParsableArguments {
     return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
-  /// Seeds the engine and sets its threads, before each section run.
-  func prepareEngine() { D2L.prepareEngine(seed: seed, threads: threads) }
+  /// Runs a planned section on a freshly seeded engine. A cell's failure goes to standard
+  /// error even when quiet (the exit code alone says too little); an interruption ends
+  /// the command with exit status 1 and the way to resume.
+  func run(_ plan: RunPlan) throws -> RunResult {
+    D2L.prepareEngine(seed: seed, threads: threads)
+    let result = try SectionRunner.run(plan)
+    if let failure = result.failureMessage {
+      FileHandle.standardError.write(Data(("chapter: " + failure + "\n").utf8))
+    }
+    if result.interrupted {
+      RunFlags.explainInterruption()
+      throw ExitCode(1)
+    }
+    return result
+  }
 
   /// Whether `--seed` may list several seeds: set by `chapter sweep` only. ArgumentParser
   /// builds this group for each command; the sweep command's own options cannot reach it
