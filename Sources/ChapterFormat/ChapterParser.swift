@@ -14,6 +14,14 @@ public enum ChapterParser {
     return try parser.run()
   }
 
+  /// The front matter's YAML alone, without parsing the rest; nil when there is none or it
+  /// is not closed (`parse` reports that).
+  public static func frontMatter(of text: String) -> String? {
+    guard let (yaml, start) = try? Parser(path: "", text: text).splitFrontMatter(), start > 1
+    else { return nil }
+    return yaml
+  }
+
   /// Parses a fence's info string: the first word, then `key=value` attributes whose
   /// values may be double-quoted (`title="Two words"`, with `\"` and `\\` escapes). A word
   /// without `=` becomes a key with an empty value.

@@ -149,12 +149,13 @@ public enum CachedTraining {
     return "sources \(sources), OpenBLAS \(BLASKernel.description)"
   }
 
-  /// The data's part of a cache key: each loader's files (their CRC-32s, computed as they
-  /// are read), images, batch size, image size and shuffling.
+  /// The data's part of a cache key: each loader's files (the CRC-32s of their decompressed
+  /// bytes, found when they were read and checked, in this run or, for unchanged files, an
+  /// earlier one: `FashionMNIST.sources`), images, batch size, image size and shuffling.
   static func dataIdentity(train: BatchLoader, test: BatchLoader) -> String {
     func describe(_ name: String, _ l: BatchLoader) -> String {
-      let crcs = l.data.fileChecksums.map { String(format: "%08x", $0) }.joined(separator: " ")
-      return "\(name): files [\(crcs)], \(l.numberOfExamples) of \(l.data.count) images, "
+      let crcs = l.source.fileChecksums.map { String(format: "%08x", $0) }.joined(separator: " ")
+      return "\(name): files [\(crcs)], \(l.numberOfExamples) of \(l.source.count) images, "
         + "batches of \(l.batchSize), \(l.imageHeight)x\(l.imageWidth), "
         + (l.shuffle ? "shuffled with seed \(l.seed)" : "in order")
     }

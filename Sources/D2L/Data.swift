@@ -4,7 +4,10 @@ import Notebook
 
 /// The book's `load_data_fashion_mnist`: shuffled training batches and
 /// in-order test batches of Fashion-MNIST, optionally resized to
-/// `resize`×`resize` (bilinear), pixels scaled to [0, 1].
+/// `resize`×`resize` (bilinear), pixels scaled to [0, 1]. Files that a
+/// previous run of the same output folder read and checked, and that have not
+/// changed since, are read when the first batch is made: a training the cache
+/// answers never reads them.
 ///
 /// A run profile may limit how many images are used (`trainSubset`,
 /// `testSubset`); the report says so. Shuffling follows the run's seed.
@@ -15,13 +18,16 @@ import Notebook
 public func loadDataFashionMnist(
   batchSize: Int, resize: Int? = nil
 ) throws -> (train: BatchLoader, test: BatchLoader) {
-  let data: (train: LabeledImages, test: LabeledImages)
+  let session = NotebookSession.current
+  let data: (train: ImageSource, test: ImageSource)
   do {
-    data = try FashionMNIST.load()
+    // Inside a run with the cache, unchanged files are not read until a batch needs them.
+    let record = session.flatMap { $0.settings.useCache ? $0.datasetRecordPath("fashion-mnist") : nil }
+    data = try FashionMNIST.sources(record: record)
   } catch let error as DatasetError {
     throw DataUnavailable(message: error.description)
   }
-  let settings = NotebookSession.current?.settings
+  let settings = session?.settings
   // The run's seed (the one `prepareEngine` gave the engine); 0 outside a run.
   let seed = settings?.seed ?? 0
   try MemoryPreflight.checkBatches(
@@ -39,6 +45,18 @@ public func loadDataFashionMnist(
 public struct DataUnavailable: Error, CustomStringConvertible, BadInput {
   public var message: String
   public var description: String { message }
+}
+
+extension BatchLoader {
+  /// Reads the images now if they are not yet in memory (`FashionMNIST.sources`), so that a
+  /// file that went bad since the last run is reported as bad input before training.
+  func readImages() throws {
+    do {
+      _ = try images()
+    } catch let error as DatasetError {
+      throw DataUnavailable(message: error.description)
+    }
+  }
 }
 
 extension Batch {

@@ -63,6 +63,8 @@ public func trainCh6(
       return summary
     }
   }
+  try trainIter.readImages()
+  try testIter.readImages()
   try MemoryPreflight.checkTraining(net, trainIter, network: network)
   var p = TrainingProgress()
   if let checkpoint, session?.settings.resume == true {
@@ -193,10 +195,10 @@ private func cachedSummary(
 ) -> TrainingSummary? {
   guard FileManager.default.fileExists(atPath: path) else { return nil }
   // The parameters a network creates at its first call must exist before they are loaded.
+  // Their shapes follow from an image's, so one blank image makes them, without reading any.
   func createParameters() {
-    if let batch = trainIter.epoch(0).makeIterator().next() {
-      Autograd.predict { _ = net(batch.tensor) }
-    }
+    let blank = Tensor(zeros: [1, 1, trainIter.imageHeight, trainIter.imageWidth])
+    Autograd.predict { _ = net(blank) }
   }
   let entry: CachedTraining.Entry
   do {

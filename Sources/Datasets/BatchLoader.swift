@@ -32,8 +32,8 @@ public struct Batch: Sendable {
 /// }
 /// ```
 public final class BatchLoader: Sendable {
-  /// The images batches are drawn from.
-  public let data: LabeledImages
+  /// The images batches are drawn from, read when the first batch is made.
+  public let source: ImageSource
   public let batchSize: Int
   public let shuffle: Bool
   public let seed: UInt64
@@ -55,15 +55,26 @@ public final class BatchLoader: Sendable {
   ///   - subset: use only this many images, the first of a permutation drawn from `seed`;
   ///     nil, or more than there are, uses all.
   ///   - prefetch: batches prepared ahead (2 or 3 hide the preparation behind training).
-  public init(
+  public convenience init(
     _ data: LabeledImages, batchSize: Int, resize: Int? = nil, shuffle: Bool,
+    seed: UInt64 = 0, subset: Int? = nil, prefetch: Int = defaultPrefetch
+  ) {
+    self.init(
+      ImageSource(data), batchSize: batchSize, resize: resize, shuffle: shuffle, seed: seed,
+      subset: subset, prefetch: prefetch)
+  }
+
+  /// The same over images that may not be read yet: they are read when the first batch is
+  /// made (`images()`).
+  public init(
+    _ data: ImageSource, batchSize: Int, resize: Int? = nil, shuffle: Bool,
     seed: UInt64 = 0, subset: Int? = nil, prefetch: Int = defaultPrefetch
   ) {
     require(batchSize > 0, "batch size must be positive, got \(batchSize)")
     require(resize.map { $0 > 0 } ?? true, "resize must be positive")
     require(subset.map { $0 >= 0 } ?? true, "subset must not be negative")
     require(prefetch > 0, "prefetch must be positive")
-    self.data = data
+    self.source = data
     self.batchSize = batchSize
     self.shuffle = shuffle
     self.seed = seed
@@ -85,6 +96,21 @@ public final class BatchLoader: Sendable {
       indices = all[..<subset].sorted()
     } else {
       indices = Array(0..<data.count)
+    }
+  }
+
+  /// The images, read now if they were not yet.
+  ///
+  /// - Throws: `DatasetError` when they cannot be read.
+  public func images() throws -> LabeledImages { try source.images() }
+
+  /// The images for making batches. Whoever made the source checked its files, so a
+  /// failure here means they changed during the run: nothing can go on without them.
+  var data: LabeledImages {
+    do {
+      return try source.images()
+    } catch {
+      fatalError("\(error)")
     }
   }
 
@@ -118,6 +144,7 @@ public final class BatchLoader: Sendable {
     let start = b * batchSize
     let batchIndices = Array(order[start..<min(start + batchSize, order.count)])
     let n = batchIndices.count
+    let data = self.data
     let inputSize = data.rows * data.cols
     let outputSize = imageHeight * imageWidth
     let images = [Float](unsafeUninitializedCapacity: n * outputSize) { out, initialized in

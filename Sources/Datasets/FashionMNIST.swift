@@ -61,7 +61,7 @@ public enum FashionMNIST {
   static let cols = 28
 
   /// What `load` insists on. Tests relax it for small synthetic files.
-  struct Checks: Hashable, Sendable {
+  struct Checks: Hashable, Sendable, Codable {
     /// Required image counts; nil accepts any.
     var trainCount: Int?
     var testCount: Int?
@@ -134,7 +134,7 @@ public enum FashionMNIST {
       path: path, problem: .checksumMismatch(expected: spec.crc32, actual: file.crc))
   }
 
-  private static func path(_ directory: String, _ name: String) -> String {
+  static func path(_ directory: String, _ name: String) -> String {
     directory.hasSuffix("/") ? directory + name : directory + "/" + name
   }
 

@@ -177,6 +177,12 @@ extension NotebookSession {
     ])
   }
 
+  /// Where this run's output folder records the data set files it read and checked
+  /// (`FashionMNIST.sources`): beside the training cache, which it lets skip the reading.
+  public func datasetRecordPath(_ name: String) -> String {
+    plan.options.outputDirectory + "/.cache/datasets/" + name + ".json"
+  }
+
   /// The cache entry file for `key` in this run's output folder.
   public func trainingCachePath(_ key: TrainingCacheKey) -> String {
     let cell = currentCell ?? "section"

@@ -122,6 +122,38 @@ import Testing
       network: "resnet", Self.plan(Self.program(epochs: 2, sink: sink), output: folder)) == nil)
   }
 
+  /// A training the cache answers makes no batch, so images that a source has not read yet
+  /// stay unread (what makes a re-run of a section with unchanged files take a fraction of
+  /// the first: `FashionMNIST.sources`), and it returns the numbers of the training itself.
+  @Test func aCachedTrainingReadsNoImages() throws {
+    let folder = try Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let sources = SourceSink()
+    let program = SectionProgram(
+      number: "9.2", slug: "9.2-tiny", sourcePath: "/tmp/9.2-tiny.md", markdown: Self.markdown
+    ) { nb in
+      nb.beginCell("train")
+      let images = Self.images(count: 320, seed: 1)
+      let source = ImageSource(count: 320, rows: 8, cols: 8, fileChecksums: [], read: { images })
+      sources.sources.append(source)
+      let train = BatchLoader(source, batchSize: 16, shuffle: true, seed: 0)
+      let test = BatchLoader(Self.images(count: 64, seed: 2), batchSize: 16, shuffle: false)
+      sources.summaries.append(
+        try trainCh6(Self.tinyNet(), train, test, numEpochs: 1, lr: 0.5, network: "tiny net"))
+      nb.endCell()
+    }
+    for _ in 0..<2 {
+      prepareEngine(seed: 0, threads: 1)
+      try SectionRunner.runCellsUnreported(
+        Self.plan(program, output: folder) { $0.noCache = false })
+    }
+    #expect(sources.sources.count == 2 && sources.summaries.count == 2)
+    #expect(sources.sources[0].isLoaded, "the first run trained")
+    #expect(sources.summaries[1].cachedAt != nil, "the second run was answered by the cache")
+    #expect(!sources.sources[1].isLoaded, "and read no image")
+    #expect(sources.summaries[1].testAccuracyPerEpoch == sources.summaries[0].testAccuracyPerEpoch)
+  }
+
   /// A run stopped after its first epoch and resumed gives the numbers of a run that was
   /// never stopped: the one-epoch program writes the same checkpoint (same section, cell and
   /// parameters) that the two-epoch program resumes from.
@@ -155,6 +187,13 @@ import Testing
     #expect(d.lossPerEpoch.count == 2 && d.lossPerEpoch[0] == c.lossPerEpoch[0])
     #expect(d.lossPerEpoch[0] != a.lossPerEpoch[0])
   }
+}
+
+/// The sources and summaries of a test program's runs.
+final class SourceSink: @unchecked Sendable {
+  // Safe: appended to by the cells and read after the runs, on the same thread.
+  var sources: [ImageSource] = []
+  var summaries: [TrainingSummary] = []
 }
 
 /// Where a test program's cell leaves its training's summary.

@@ -19,9 +19,9 @@ import Testing
     try "old report\n".write(toFile: report, atomically: true, encoding: .utf8)
     for arguments in [["init", "-q"], ["add", "."],
                       ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"]] {
-      #expect(Provenance.run(["git"] + arguments, in: top) != nil, "git \(arguments)")
+      #expect(Provenance.git(arguments, in: top) != nil, "git \(arguments)")
     }
-    let head = try #require(Provenance.run(["git", "rev-parse", "--short", "HEAD"], in: top))
+    let head = try #require(Provenance.git(["rev-parse", "--short", "HEAD"], in: top))
 
     #expect(Provenance.collect(sourcePath: chapter, reportFolder: output).commit == head)
     try "new report\n".write(toFile: report, atomically: true, encoding: .utf8)
