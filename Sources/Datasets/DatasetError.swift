@@ -1,3 +1,5 @@
+import Foundation
+
 /// A dataset file that is missing, unreadable or not what it should be. The description names
 /// the file, says what is wrong and how to get a good copy; the command line exits with status 2.
 public struct DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -29,6 +31,14 @@ public struct DatasetError: Error, CustomStringConvertible, Sendable, Equatable 
   public init(path: String, problem: Problem) {
     self.path = path
     self.problem = problem
+  }
+
+  /// The file at `path` could not be opened or examined, for the reason `code` (an `errno`):
+  /// missing when it or a folder on its way does not exist, unreadable otherwise.
+  init(path: String, errno code: Int32) {
+    self.path = path
+    problem = code == ENOENT || code == ENOTDIR
+      ? .missing : .unreadable(reason: String(cString: strerror(code)))
   }
 
   /// The advice every message ends with; the lead's CLI tests look for its wording.

@@ -22,13 +22,7 @@ final class GzipReader {
 
   init(path: String) throws {
     self.path = path
-    guard let file = fopen(path, "rb") else {
-      let code = errno
-      if code == ENOENT || code == ENOTDIR {
-        throw DatasetError(path: path, problem: .missing)
-      }
-      throw DatasetError(path: path, problem: .unreadable(reason: String(cString: strerror(code))))
-    }
+    guard let file = fopen(path, "rb") else { throw DatasetError(path: path, errno: errno) }
     self.file = file
     input = .allocate(capacity: inputCapacity)
     // 15 + 32: a 32 KB window, and let zlib detect the gzip (or zlib) header itself.

@@ -61,11 +61,7 @@ extension FashionMNIST {
     /// - Throws: `DatasetError` (`.missing`, `.unreadable`) when `path` cannot be examined.
     init(_ path: String) throws {
       var info = stat()
-      guard stat(path, &info) == 0 else {
-        let code = errno
-        if code == ENOENT || code == ENOTDIR { throw DatasetError(path: path, problem: .missing) }
-        throw DatasetError(path: path, problem: .unreadable(reason: String(cString: strerror(code))))
-      }
+      guard stat(path, &info) == 0 else { throw DatasetError(path: path, errno: errno) }
       size = Int64(info.st_size)
       modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
       changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)

@@ -81,6 +81,16 @@ public indirect enum YAMLValue: Sendable, Equatable {
 }
 
 extension FrontMatter {
+  /// The `title` of a chapter's front matter, read from the YAML alone (the chapter is not
+  /// parsed, nothing is checked); nil when there is none, or it is not a single value.
+  public static func title(ofChapter markdown: String) -> String? {
+    guard let yaml = ChapterParser.frontMatter(of: markdown),
+      case .mapping(let mapping)? = try? Yams.compose(yaml: yaml),
+      case .scalar(let title)? = mapping["title"]
+    else { return nil }
+    return title.string
+  }
+
   /// Reads `document.frontMatter`. Errors name the `.md` path and line.
   public static func parse(_ document: ChapterDocument) throws -> FrontMatter {
     let base = document.frontMatterLine

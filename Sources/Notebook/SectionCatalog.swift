@@ -1,6 +1,5 @@
 import ChapterFormat
 import Foundation
-import Yams
 
 /// The sections the `chapter` command knows (the generated `allSections`), looked up the
 /// ways a reader names them: `7.5`, `batch-norm`, `7.5-batch-norm`, `Chapters/7.5-batch-norm.md`.
@@ -34,14 +33,9 @@ public struct SectionCatalog: Sendable {
   }
 
   static func title(of program: SectionProgram) -> String {
-    // Every run lists every section (for its links and the index): the front matter's
-    // title alone is read without parsing the whole chapter with cmark.
-    if let yaml = ChapterParser.frontMatter(of: program.markdown),
-      case .mapping(let mapping)? = try? Yams.compose(yaml: yaml),
-      case .scalar(let title)? = mapping["title"]
-    {
-      return title.string
-    }
+    // Every run lists every section (for its links and the index): the title alone is
+    // read without parsing the whole chapter with cmark.
+    if let title = FrontMatter.title(ofChapter: program.markdown) { return title }
     guard let document = try? ChapterParser.parse(program.markdown, path: program.sourcePath)
     else { return program.shortSlug }
     let front = try? FrontMatter.parse(document)
