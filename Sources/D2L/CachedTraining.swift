@@ -85,8 +85,9 @@ public enum CachedTraining {
     var generator: SeededGenerator
 
     /// Throws unless the entry holds exactly `net`'s state tensors, with their shapes.
-    func validate(_ net: Module) throws {
-      let state = net.namedState()
+    func validate(_ net: Module) throws { try validate(net.namedState()) }
+
+    private func validate(_ state: [(name: String, tensor: Tensor)]) throws {
       let expected = Set(state.map { "model." + $0.name })
       guard expected == Set(file.names.filter { $0.hasPrefix("model.") }) else {
         throw SafeTensorsError("\(path) holds other tensors than the network has")
@@ -99,8 +100,9 @@ public enum CachedTraining {
     /// Copies the tensors into `net` and sets the engine's generator to where the training
     /// left it.
     func apply(to net: Module) throws {
-      try validate(net)
-      for (name, tensor) in net.namedState() { try file.load("model." + name, into: tensor) }
+      let state = net.namedState()
+      try validate(state)
+      for (name, tensor) in state { try file.load("model." + name, into: tensor) }
       EngineRandom.generator = generator
     }
   }

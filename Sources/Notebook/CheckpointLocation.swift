@@ -54,7 +54,7 @@ extension NotebookSession {
     let ordinal = trainingsStarted[cell, default: 0]
     trainingsStarted[cell] = ordinal + 1
     let overrides = plan.overrides.keys.sorted().map { name in
-      "\(name)=\(plan.overrides[name]!.value)"
+      "\(name)=\(plan.overrides[name]!.value.swiftLiteral)"
     }
     let identity = [
       plan.program.markdown, settings.profile, plan.options.variant ?? "",

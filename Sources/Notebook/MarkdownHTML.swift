@@ -26,11 +26,13 @@ enum MarkdownHTML {
     var out = ""
     var headings: [Heading] = []
     var rest = Substring(html)
-    while let open = rest.range(of: "<h") {
+    // The standard library's search, not Foundation's `range(of:)`, which goes through
+    // NSString for every call.
+    while let open = rest.firstRange(of: "<h") {
       let afterH = rest[open.upperBound...]
       guard let level = afterH.first?.wholeNumberValue, (1...6).contains(level),
         afterH.dropFirst().first == ">",
-        let close = afterH.range(of: "</h\(level)>")
+        let close = afterH.firstRange(of: "</h\(level)>")
       else {
         out += rest[..<open.upperBound]
         rest = afterH
@@ -59,11 +61,8 @@ enum MarkdownHTML {
 
   /// GitHub's anchor rule: lower case, spaces to `-`, punctuation dropped.
   static func slug(_ text: String) -> String {
-    let unescaped = text.replacingOccurrences(of: "&amp;", with: "&")
-      .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-      .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
     var out = ""
-    for ch in unescaped.lowercased() {
+    for ch in HTML.unescape(text).lowercased() {
       if ch.isLetter || ch.isNumber || ch == "-" || ch == "_" {
         out.append(ch)
       } else if ch == " " {

@@ -18,11 +18,12 @@ enum MathText {
     for (n, line) in lines.enumerated() {
       let trimmed = line.drop(while: { $0 == " " })
       if trimmed.hasPrefix("```") || trimmed.hasPrefix("~~~") { inFence.toggle() }
-      var text = String(line)
-      if !inFence && !line.hasPrefix("    ") {
-        text = protectLine(text, &spans, &displayBuffer)
+      // A line without `$` outside a display block has no math: it stays as it is.
+      if inFence || line.hasPrefix("    ") || (displayBuffer == nil && !line.utf8.contains(UInt8(ascii: "$"))) {
+        out += line
+      } else {
+        out += protectLine(String(line), &spans, &displayBuffer)
       }
-      out += text
       if n < lines.count - 1 { out += "\n" }
     }
     return (out, spans)
@@ -30,9 +31,26 @@ enum MathText {
 
   /// Puts the rendered math back into cmark's HTML.
   static func restore(_ html: String, _ spans: [(token: String, html: String)]) -> String {
-    var html = html
-    for (token, math) in spans { html = html.replacingOccurrences(of: token, with: math) }
-    return html
+    guard !spans.isEmpty else { return html }
+    let byToken = Dictionary(spans.map { ($0.token, $0.html) }, uniquingKeysWith: { first, _ in first })
+    // One pass over the page: each `MATHSPAN<n>X` found is looked up.
+    var out = ""
+    var rest = Substring(html)
+    while let start = rest.firstRange(of: "MATHSPAN") {
+      out += rest[..<start.lowerBound]
+      let digits = rest[start.upperBound...].prefix { $0.isASCII && $0.isNumber }
+      let end = digits.endIndex
+      if !digits.isEmpty, end < rest.endIndex, rest[end] == "X",
+        let math = byToken[String(rest[start.lowerBound...end])]
+      {
+        out += math
+        rest = rest[rest.index(after: end)...]
+      } else {
+        out += rest[start]
+        rest = rest[start.upperBound...]
+      }
+    }
+    return out + rest
   }
 
   private static func protectLine(

@@ -21,33 +21,75 @@ public struct Provenance: Sendable, Equatable {
     self.machine = machine
   }
 
-  /// Collects the facts for a chapter at `sourcePath` whose reports go to `reportFolder`
-  /// (run it before output is captured: it starts `git`).
+  /// Collects the facts for a chapter at `sourcePath` whose reports go to `reportFolder`.
   public static func collect(
     sourcePath: String, reportFolder: String? = nil, mathLibrary: String? = nil,
     now: Date = Date()
   ) -> Provenance {
+    start(sourcePath: sourcePath, reportFolder: reportFolder, mathLibrary: mathLibrary, now: now)
+      .finish()
+  }
+
+  /// Starts collecting on a thread of its own (the two `git` processes, the CPU's name), so
+  /// that the runner can run the cells meanwhile and read the answer for the report: a
+  /// re-run whose trainings all come from the cache lasts only a few times as long as git.
+  public static func start(
+    sourcePath: String, reportFolder: String? = nil, mathLibrary: String? = nil,
+    now: Date = Date()
+  ) -> Pending {
     let folder = (sourcePath as NSString).deletingLastPathComponent
-    var commit = "unknown"
-    // One `git` for the commit and the top folder, one for the changes: this runs before
-    // every section, and each process costs milliseconds.
-    // rev-parse prints the top folder (an option) before the revision it resolves.
-    if let lines = git(["rev-parse", "--show-toplevel", "--short", "HEAD"], in: folder)?
-      .split(separator: "\n").map(String.init), lines.count == 2, !lines[1].isEmpty
-    {
-      let top = lines[0]
-      commit = lines[1]
-      // Tracked files that differ from HEAD (staged or not), as paths from the top folder.
-      if let changes = git(["diff", "--name-only", "HEAD"], in: folder) {
-        let ignored = reportFolder.flatMap { relativePath(of: $0, under: top) }.map { $0 + "/" }
-        let modified = changes.split(separator: "\n").contains { path in
-          ignored.map { !path.hasPrefix($0) } ?? true
-        }
-        if modified { commit += " (modified)" }
-      }
+    let pending = Pending(date: format(now))
+    let thread = Thread {
+      pending.commit = commit(of: folder, ignoring: reportFolder)
+      pending.machine = machineDescription() + (mathLibrary.map { ", " + $0 } ?? "")
+      pending.done.signal()
     }
-    let machine = machineDescription() + (mathLibrary.map { ", " + $0 } ?? "")
-    return Provenance(commit: commit, date: format(now), machine: machine)
+    thread.name = "provenance"
+    thread.start()
+    return pending
+  }
+
+  /// A collection under way; `finish` waits for it (the runner calls it from the thread that
+  /// started the collection).
+  public final class Pending: @unchecked Sendable {
+    // Written by the collecting thread before it signals `done`, read after `finish` waited.
+    fileprivate var commit = "unknown"
+    fileprivate var machine = ""
+    fileprivate let done = DispatchSemaphore(value: 0)
+    private let date: String
+    private var result: Provenance?
+
+    fileprivate init(date: String) { self.date = date }
+
+    public func finish() -> Provenance {
+      if let result { return result }
+      done.wait()
+      let provenance = Provenance(commit: commit, date: date, machine: machine)
+      result = provenance
+      return provenance
+    }
+  }
+
+  /// The short hash of the commit checked out in `folder`'s repository, with ` (modified)`
+  /// when tracked files outside `reportFolder` differ from it; `unknown` outside a
+  /// repository.
+  static func commit(of folder: String, ignoring reportFolder: String?) -> String {
+    // Both at once. rev-parse prints the top folder (an option) before the revision it
+    // resolves; diff lists the tracked files that differ from HEAD (staged or not), from
+    // the top folder.
+    let revision = ChildOutput(["git", "-C", folder, "rev-parse", "--show-toplevel", "--short", "HEAD"])
+    let changes = ChildOutput(["git", "-C", folder, "diff", "--name-only", "HEAD"])
+    let changed = changes?.finish()
+    guard let lines = revision?.finish()?.split(separator: "\n").map(String.init), lines.count == 2,
+      !lines[1].isEmpty
+    else { return "unknown" }
+    let top = lines[0]
+    guard let changed else { return lines[1] }
+    let ignored = reportFolder.flatMap { relativePath(of: $0, under: top) }.map { $0 + "/" }
+    let modified = changed.split(separator: "\n").contains { path in
+      ignored.map { !path.hasPrefix($0) } ?? true
+    }
+    return lines[1] + (modified ? " (modified)" : "")
   }
 
   /// `path` relative to the folder `top` ("Output" for `<top>/Output`), or nil when it is not
@@ -61,12 +103,20 @@ public struct Provenance: Sendable, Equatable {
     return String(p.dropFirst(t.count + 1))
   }
 
+  /// `2025-05-01 14:03 UTC`. From the C library's calendar rather than a `DateFormatter`,
+  /// whose first use loads the time zone database and ICU: milliseconds of every run.
   public static func format(_ date: Date) -> String {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = TimeZone(identifier: "UTC")
-    f.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
-    return f.string(from: date)
+    var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+    var t = tm()
+    gmtime_r(&seconds, &t)
+    func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    return "\(t.tm_year + 1900)-\(two(t.tm_mon + 1))-\(two(t.tm_mday)) "
+      + "\(two(t.tm_hour)):\(two(t.tm_min)) UTC"
+  }
+
+  /// Runs git in `folder`; its trimmed standard output, or nil if it failed.
+  static func git(_ arguments: [String], in folder: String) -> String? {
+    ChildOutput(["git", "-C", folder] + arguments)?.finish()
   }
 
   /// The CPU as /proc/cpuinfo names it, with its family, model and stepping numbers (a
@@ -96,14 +146,24 @@ public struct Provenance: Sendable, Equatable {
     if !numbers.isEmpty { model += " (" + numbers.joined(separator: ", ") + ")" }
     return "\(model), \(cores) core\(cores == 1 ? "" : "s")"
   }
+}
 
-  /// Runs a command in `folder`; its trimmed standard output, or `nil` if it failed.
-  static func git(_ arguments: [String], in folder: String) -> String? {
-    guard FileManager.default.fileExists(atPath: folder) else { return nil }
-    // posix_spawn rather than Foundation's Process, whose start and wait cost tens of
-    // milliseconds here: most of a re-run whose trainings all come from the cache.
+/// A child process started with its standard output on a pipe (its input and errors on
+/// /dev/null); `finish` reads that output and waits for it. posix_spawn rather than
+/// Foundation's `Process`, whose start and wait cost tens of milliseconds here.
+final class ChildOutput {
+  private let pid: pid_t
+  private let output: Int32
+
+  /// nil when the process cannot be started (no such program).
+  init?(_ arguments: [String]) {
     var ends: [Int32] = [0, 0]
     guard pipe(&ends) == 0 else { return nil }
+    // Close-on-exec, so that processes started later (the next git) do not inherit the
+    // pipe; the child's copy of the write end, its standard output by dup2, stays open.
+    // The runner starts its processes (the two gits) from one thread, so none can start
+    // between pipe and fcntl and inherit the pipe.
+    for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -112,26 +172,35 @@ public struct Provenance: Sendable, Equatable {
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     posix_spawn_file_actions_addclose(&actions, ends[0])
     posix_spawn_file_actions_addclose(&actions, ends[1])
-    let argv = (["git", "-C", folder] + arguments).map { strdup($0) } + [nil]
+    let argv = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid = pid_t()
-    let spawned = posix_spawnp(&pid, "git", &actions, nil, argv, environ)
+    let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
     close(ends[1])
-    defer { close(ends[0]) }
-    guard spawned == 0 else { return nil }
-    var output: [UInt8] = []
+    guard spawned == 0 else {
+      close(ends[0])
+      return nil
+    }
+    self.pid = pid
+    self.output = ends[0]
+  }
+
+  /// The trimmed standard output, or nil when the process failed. Call it once.
+  func finish() -> String? {
+    var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
-      let n = chunk.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }
+      let n = chunk.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
       if n > 0 {
-        output += chunk[..<n]
+        bytes += chunk[..<n]
       } else if n == 0 || errno != EINTR {
         break
       }
     }
+    close(output)
     var status: Int32 = 0
     while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
     guard status == 0 else { return nil }
-    return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
   }
 }

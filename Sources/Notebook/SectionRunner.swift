@@ -54,10 +54,12 @@ public enum SectionRunner {
   public static func run(_ plan: RunPlan) throws -> RunResult {
     let program = plan.program
     let options = plan.options
-    let provenance = Provenance.collect(
+    // git answers while the cells run.
+    let pendingProvenance = Provenance.start(
       sourcePath: program.sourcePath, reportFolder: options.outputDirectory,
       mathLibrary: options.mathLibrary)
     let (session, total, badInput) = execute(plan)
+    let provenance = pendingProvenance.finish()
     if session.interruption != nil {
       // The reports of the last complete run stay as they are.
       let paths = reportPaths(slug: program.slug, folder: options.outputDirectory)

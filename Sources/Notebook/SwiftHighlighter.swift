@@ -26,7 +26,9 @@ enum SwiftHighlighter {
       return String(s)
     }
     func isIdentStart(_ u: Unicode.Scalar) -> Bool {
-      u == "_" || u.properties.isAlphabetic
+      // ASCII without the Unicode property tables: nearly all code is.
+      if u.isASCII { return u == "_" || ("a"..."z").contains(u) || ("A"..."Z").contains(u) }
+      return u.properties.isAlphabetic
     }
     func isIdent(_ u: Unicode.Scalar) -> Bool {
       isIdentStart(u) || ("0"..."9").contains(u)
@@ -103,7 +105,7 @@ enum SwiftHighlighter {
         }
         i = j
       } else {
-        out += HTML.escape(String(u))
+        HTML.append(u, escapedTo: &out)
         i += 1
       }
     }

@@ -11,6 +11,8 @@ import Notebook
 /// usage or input — ArgumentParser's own usage errors included, which it would make 64).
 @main
 struct Chapter: ParsableCommand {
+  // Every command gives its name: ArgumentParser would otherwise derive it from the type's
+  // name, by reflection, at every start.
   static let configuration = CommandConfiguration(
     commandName: "chapter",
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
@@ -43,6 +45,7 @@ struct Chapter: ParsableCommand {
 
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "run",
     abstract: "Run one section and write Output/<section>.html and .md.")
 
   @OptionGroup var choice: SectionChoice
@@ -67,6 +70,7 @@ struct Run: ParsableCommand {
 
 struct List: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "list",
     abstract: "List the sections with their titles and last runs.")
 
   @Option(help: "Folder of the reports (for the last runs).")
@@ -79,6 +83,7 @@ struct List: ParsableCommand {
 
 struct Check: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "check",
     abstract: "Check the ```output blocks of one section (or all) without training.",
     discussion: """
       Runs the cells with the book's settings but skips training, then compares what each \
@@ -123,6 +128,7 @@ struct Check: ParsableCommand {
 
 struct Build: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "build",
     abstract: "Run every section with one profile and regenerate Output/ and its index.")
 
   @Option(help: "Run profile for every section: quick (default), reproduce, book or smoke.")
@@ -156,6 +162,7 @@ struct Build: ParsableCommand {
 
 struct Cache: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "cache",
     abstract: "List or clear the training cache (<output>/.cache/trainings).",
     discussion: """
       A training whose code, parameters, seed, threads, engine and data are those of a \
@@ -223,6 +230,7 @@ struct CacheClear: ParsableCommand {
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "bench",
     abstract: "Measure training and inference throughput of a chapter's network.",
     discussion: """
       The network is the one its section trains, built by the section's own cells (which \
@@ -381,6 +389,7 @@ struct CrossCheck: ParsableCommand {
 
 struct Sweep: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "sweep",
     abstract: "Run a section for every combination of parameter values, variants and seeds; write one comparison report.",
     discussion: """
       Examples: chapter sweep 7.5 --set lr=0.1,0.5,1.0 --set batchSize=128,256; \
@@ -435,6 +444,7 @@ struct Sweep: ParsableCommand {
 
 struct Show: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "show",
     abstract: "Show a section's cells, parameters, variants and profiles.")
 
   @OptionGroup var choice: SectionChoice

@@ -23,6 +23,9 @@ enum FuzzTargets {
       expectLocated(error, in: text, "chapter")
       return
     }
+    if let quick = FrontMatter.plainTitle(ofChapter: text), let front = try? FrontMatter.parse(document) {
+      fuzzCheck(quick == front.title, "quick title \(quick), YAML \(front.title ?? "none"): \(sample(text))")
+    }
     let lines = lineCount(text)
     var ids = Set<String>()
     for cell in document.cells {
@@ -66,6 +69,10 @@ enum FuzzTargets {
     for (name, range) in front.ranges {
       fuzzCheck(!range.conditions.isEmpty, "range of \(name): \(sample(yaml))")
       _ = range.description
+    }
+    // The quick title reader agrees with the YAML parser whenever it answers.
+    if let quick = FrontMatter.plainTitle(ofChapter: text) {
+      fuzzCheck(quick == front.title, "quick title \(quick), YAML \(front.title ?? "none"): \(sample(yaml))")
     }
     let names: [String?] = [nil, "book"] + front.profiles.map(\.name)
     for name in names { plan(text, document, RunOptions(profile: name, threads: 1)) }

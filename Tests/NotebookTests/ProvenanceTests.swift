@@ -36,6 +36,17 @@ import Testing
   }
 }
 
+/// Report dates are UTC to the minute, cut (not rounded) as a clock shows them.
+@Suite struct ReportDateTests {
+  @Test func formatsUTCToTheMinute() {
+    #expect(Provenance.format(Date(timeIntervalSince1970: 0)) == "1970-01-01 00:00 UTC")
+    // 2025-05-01 14:03:59 UTC.
+    #expect(Provenance.format(Date(timeIntervalSince1970: 1_746_108_239)) == "2025-05-01 14:03 UTC")
+    // 2024-12-31 23:59:59.9 UTC, the last moment of a leap year.
+    #expect(Provenance.format(Date(timeIntervalSince1970: 1_735_689_599.9)) == "2024-12-31 23:59 UTC")
+  }
+}
+
 /// The machine line names the CPU by its numbers too: a hypervisor's "Intel(R) Xeon(R)
 /// Processor" covers generations whose arithmetic and speed differ.
 @Suite struct MachineDescriptionTests {

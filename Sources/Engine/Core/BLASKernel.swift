@@ -74,10 +74,13 @@ public enum BLASKernel {
   /// first thing in `main`, before any thread starts.
   public static func correctFallbackByReexecuting() {
     #if os(Linux)
-      let environment = ProcessInfo.processInfo.environment
-      guard (environment["OPENBLAS_CORETYPE"] ?? "").isEmpty else { return }
+      // getenv, not ProcessInfo, which copies the whole environment into a dictionary.
+      if let chosen = getenv("OPENBLAS_CORETYPE"), chosen.pointee != 0 { return }
       let detected = current
-      guard let better = correction(detected: detected, cpuFlags: cpuFlags()) else { return }
+      // Most starts end here, without reading /proc/cpuinfo.
+      guard level(ofCore: detected) < 2,
+        let better = correction(detected: detected, cpuFlags: cpuFlags())
+      else { return }
       setenv("OPENBLAS_CORETYPE", better, 1)
       setenv(replacedVariable, detected, 1)
       // The resolved path, not /proc/self/exe itself, which would rename the process "exe".

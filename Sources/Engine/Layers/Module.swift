@@ -1,7 +1,10 @@
+import Synchronization
+
 /// A building block of a network: a layer, a block of layers, or a whole
 /// network. Subclasses write only `forward`; parameters and child modules are
-/// found by reflection over stored properties (`Tensor`, `Tensor?`,
-/// `[Tensor]`, `Module`, `Module?`, `[Module]`), as in Gluon and MLX.
+/// found by reflection over stored properties declared as tensors or modules
+/// (`Tensor`, `Tensor?`, `[Tensor]`, `Conv2D`, `Module?`, `[Module]`, and other
+/// optionals and arrays of them), as in Gluon and MLX.
 ///
 /// Each module gets a name from its kind and a per-run counter (`conv0`,
 /// `pool1`, `dense2`, ...), used in shape printouts and summaries.
@@ -27,25 +30,33 @@ open class Module {
   public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
 
   /// Direct sub-modules, in declaration order.
-  open var children: [Module] {
-    reflectedProperties().compactMap { $0 as? Module }
+  public var children: [Module] {
+    stateItems().compactMap { if case .module(let m) = $0.item { m } else { nil } }
   }
 
   /// This module's own trainable tensors (not its children's).
-  open var ownParameters: [Tensor] {
-    reflectedProperties().compactMap { $0 as? Tensor }.filter(\.isParameter)
+  public var ownParameters: [Tensor] {
+    stateItems().compactMap { if case .tensor(let t) = $0.item, t.isParameter { t } else { nil } }
   }
 
   /// Every trainable tensor of this module and its descendants, each once.
   public func parameters() -> [Tensor] {
     var seen = Set<ObjectIdentifier>()
     var result: [Tensor] = []
-    func visit(_ m: Module) {
-      for p in m.ownParameters where seen.insert(ObjectIdentifier(p)).inserted { result.append(p) }
-      for c in m.children { visit(c) }
+    visitModules { _, items in
+      for case .tensor(let p) in items.lazy.map(\.item) where p.isParameter {
+        if seen.insert(ObjectIdentifier(p)).inserted { result.append(p) }
+      }
     }
-    visit(self)
     return result
+  }
+
+  /// Calls `body` with this module and each descendant, depth first, and its state items:
+  /// one reflection per module, where `ownParameters` and `children` would take two.
+  private func visitModules(_ body: (Module, [(path: String, item: StateItem)]) -> Void) {
+    let items = stateItems()
+    body(self, items)
+    for case .module(let child) in items.lazy.map(\.item) { child.visitModules(body) }
   }
 
   /// This module and all its descendants, depth first.
@@ -60,22 +71,13 @@ open class Module {
   public func namedState() -> [(name: String, tensor: Tensor)] {
     var seen = Set<ObjectIdentifier>()
     var result: [(name: String, tensor: Tensor)] = []
-    func visit(_ value: Any, _ path: String) {
-      switch value {
-      case let t as Tensor:
-        if seen.insert(ObjectIdentifier(t)).inserted { result.append((path, t)) }
-      case let m as Module:
-        for (label, child) in m.labelledProperties() {
-          visit(child, path.isEmpty ? label : path + "." + label)
-        }
-      case let ts as [Tensor]:
-        for (i, t) in ts.enumerated() { visit(t, path + ".\(i)") }
-      case let ms as [Module]:
-        for (i, m) in ms.enumerated() { visit(m, path + ".\(i)") }
-      default:
-        let mirror = Mirror(reflecting: value)
-        if mirror.displayStyle == .optional, let wrapped = mirror.children.first {
-          visit(wrapped.value, path)
+    func visit(_ module: Module, _ prefix: String) {
+      for (path, item) in module.stateItems() {
+        switch item {
+        case .tensor(let t):
+          if seen.insert(ObjectIdentifier(t)).inserted { result.append((prefix + path, t)) }
+        case .module(let m):
+          visit(m, prefix + path + ".")
         }
       }
     }
@@ -91,10 +93,10 @@ open class Module {
   /// from `initializer`, constants reset) and moving statistics are reset;
   /// parameters not yet created will use `initializer` at the first call.
   public func initialize(_ initializer: Initializer = .gluonDefault, forceReinit: Bool = false) {
-    for m in modules() {
+    visitModules { m, items in
       m.initializer = initializer
       if forceReinit {
-        for p in m.ownParameters { m.initializer.fill(p) }
+        for case .tensor(let p) in items.lazy.map(\.item) where p.isParameter { m.initializer.fill(p) }
         m.resetState()
       }
     }
@@ -117,7 +119,11 @@ open class Module {
   /// Parameter values are not saved: `body` must not train.
   public func restoringState<R>(after body: () throws -> R) rethrows -> R {
     let random = EngineRandom.generator
-    let uncreated = modules().filter { $0.ownParameters.isEmpty }
+    var uncreated: [Module] = []
+    visitModules { m, items in
+      let hasParameters = items.contains { if case .tensor(let t) = $0.item { t.isParameter } else { false } }
+      if !hasParameters { uncreated.append(m) }
+    }
     let saved = namedState().filter { !$0.tensor.isParameter }.map { ($0.tensor, $0.tensor.scalars) }
     defer {
       for m in uncreated { m.discardInferredParameters() }
@@ -134,47 +140,87 @@ open class Module {
     return t
   }
 
-  /// Stored properties with their labels, superclass properties first.
-  private func labelledProperties() -> [(String, Any)] {
+  /// The tensors and modules this module's stored properties hold, superclass properties
+  /// first, each with its path: the property's label, then `.0`, `.1`, … into arrays.
+  ///
+  /// A `Mirror` finds a property's type by decoding its mangled name each time the property
+  /// is read, and a cast from `Any` looks up conformances: done for every property of every
+  /// module on each traversal, reflection was the larger part of a re-run that the training
+  /// cache answers. Which properties can hold state depends only on the class, so each
+  /// class's are found once (`StateFieldIndex`), only those are read, and each is asked for
+  /// its items (`StateHolder`) instead of being cast to every type it might be.
+  func stateItems() -> [(path: String, item: StateItem)] {
     var levels: [Mirror] = []
     var mirror: Mirror? = Mirror(reflecting: self)
     while let m = mirror {
       levels.append(m)
       mirror = m.superclassMirror
     }
-    return levels.reversed().flatMap { level in
-      level.children.enumerated().map { i, child in (child.label ?? "\(i)", child.value) }
-    }
-  }
-
-  private func reflectedProperties() -> [Any] {
-    var values: [Any] = []
-    var mirror: Mirror? = Mirror(reflecting: self)
-    var levels: [Mirror] = []
-    while let m = mirror {
-      levels.append(m)
-      mirror = m.superclassMirror
-    }
-    for m in levels.reversed() {
-      for child in m.children {
-        flatten(child.value, into: &values)
+    var result: [(path: String, item: StateItem)] = []
+    for level in levels.reversed() {
+      let children = level.children
+      for i in StateFieldIndex.fields(of: level) {
+        let child = children[children.index(children.startIndex, offsetBy: i)]
+        (child.value as? any StateHolder)?.appendItems(path: child.label ?? "\(i)", to: &result)
       }
     }
-    return values
+    return result
   }
+}
 
-  private func flatten(_ value: Any, into values: inout [Any]) {
-    switch value {
-    case let t as Tensor: values.append(t)
-    case let m as Module: values.append(m)
-    case let ts as [Tensor]: values.append(contentsOf: ts)
-    case let ms as [Module]: values.append(contentsOf: ms)
-    default:
-      let mirror = Mirror(reflecting: value)
-      if mirror.displayStyle == .optional, let wrapped = mirror.children.first {
-        flatten(wrapped.value, into: &values)
-      }
+/// A tensor or a module found in a module's stored properties.
+enum StateItem {
+  case tensor(Tensor)
+  case module(Module)
+}
+
+/// The types whose stored properties module reflection reads: tensors, modules, and
+/// optionals and arrays of them. A property must be declared with such a type; one declared
+/// `Any` is not searched, whatever it holds.
+protocol StateHolder {
+  /// Appends the tensors and modules this value holds, `path` naming where it is.
+  func appendItems(path: String, to items: inout [(path: String, item: StateItem)])
+}
+
+extension Tensor: StateHolder {
+  func appendItems(path: String, to items: inout [(path: String, item: StateItem)]) {
+    items.append((path, .tensor(self)))
+  }
+}
+
+extension Module: StateHolder {
+  func appendItems(path: String, to items: inout [(path: String, item: StateItem)]) {
+    items.append((path, .module(self)))
+  }
+}
+
+extension Optional: StateHolder where Wrapped: StateHolder {
+  func appendItems(path: String, to items: inout [(path: String, item: StateItem)]) {
+    self?.appendItems(path: path, to: &items)
+  }
+}
+
+extension Array: StateHolder where Element: StateHolder {
+  func appendItems(path: String, to items: inout [(path: String, item: StateItem)]) {
+    for (i, element) in enumerated() { element.appendItems(path: path + ".\(i)", to: &items) }
+  }
+}
+
+/// For each class (one level of a module's class hierarchy), the positions among its stored
+/// properties of those whose type is a `StateHolder`, found the first time the class is
+/// reflected.
+enum StateFieldIndex {
+  // A lock, not an actor: modules are reflected from any thread, tests run in parallel.
+  private static let known = Mutex<[ObjectIdentifier: [Int]]>([:])
+
+  static func fields(of level: Mirror) -> [Int] {
+    let key = ObjectIdentifier(level.subjectType)
+    if let fields = known.withLock({ $0[key] }) { return fields }
+    let fields = level.children.enumerated().compactMap { i, child in
+      type(of: child.value) is any StateHolder.Type ? i : nil
     }
+    known.withLock { $0[key] = fields }
+    return fields
   }
 }
 
