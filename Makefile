@@ -24,6 +24,7 @@ run: build
 
 # Tests build in their own folder: they need -enable-testing, and sharing
 # .build would rebuild everything each time one switches between run and test.
+# They get SWIFT: one of them builds an edited copy of the package (debug, ~2 min).
 # Then libFuzzer on the parsers for 45 s (scripts/fuzz.sh, its own build in .build-fuzz).
 # Then the engine against PyTorch, step by step (docs/CROSSCHECK.md), with the CPU wheel of
 # torch this machine kind carries, installed into .build-torch/venv when missing ("skipped: no
@@ -33,7 +34,7 @@ CROSSCHECK = python3 scripts/crosscheck-pytorch.py --chapter .build-test/release
 
 test: test-deps
 	$(SWIFT) build -c release --scratch-path .build-test -Xswiftc -enable-testing --build-tests
-	$(SWIFT) test -c release --scratch-path .build-test -Xswiftc -enable-testing --skip-build
+	SWIFT=$(SWIFT) $(SWIFT) test -c release --scratch-path .build-test -Xswiftc -enable-testing --skip-build
 	SWIFT=$(SWIFT) sh scripts/fuzz.sh 45
 	$(CROSSCHECK) --models lenet-bn --perturb bn-eps --expect-failure
 	$(CROSSCHECK) --models alexnet --perturb conv-padding --expect-failure

@@ -24,8 +24,13 @@ enum CLI {
     return url
   }
 
-  static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
+  static func run(
+    _ arguments: [String], environment: [String: String] = [:], executable: URL = CLI.executable,
+    in folder: URL = CLI.packageRoot
+  ) throws -> CLIResult {
     let process = makeProcess(arguments, environment: environment)
+    process.executableURL = executable
+    process.currentDirectoryURL = folder
     let out = Pipe()
     let err = try CaptureFile("stderr")
     defer { err.remove() }
@@ -61,6 +66,46 @@ enum CLI {
       exitCode: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
       stderr: String(decoding: stderr, as: UTF8.self),
       signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
+  }
+
+  /// A copy of the package (its tracked files) in `folder`, with `edit` applied to the
+  /// chapter file `chapter`, and its `chapter` built there in debug mode: an edited chapter
+  /// means a rebuilt binary, the chapters being compiled in. The build resolves nothing:
+  /// it reuses this test build's resolved dependencies. Returns the binary.
+  static func buildEditedCopy(
+    in folder: URL, chapter: String, edit: (String) -> String
+  ) throws -> URL {
+    let fm = FileManager.default
+    let copy = folder.appendingPathComponent("package")
+    let env = URL(fileURLWithPath: "/usr/bin/env")
+    let listing = try run(["git", "-C", packageRoot.path, "ls-files", "-z"], executable: env)
+    guard listing.exitCode == 0 else { throw HarnessError(message: "git ls-files: \(listing.stderr)") }
+    for path in listing.stdout.split(separator: "\0").map(String.init) + ["Package.resolved"] {
+      let target = copy.appendingPathComponent(path)
+      try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try fm.copyItem(at: packageRoot.appendingPathComponent(path), to: target)
+    }
+    let file = copy.appendingPathComponent("Chapters/" + chapter)
+    let edited = edit(try String(contentsOf: file, encoding: .utf8))
+    try edited.write(to: file, atomically: true, encoding: .utf8)
+    // This build's checkouts, so that the copy's build fetches nothing.
+    let scratch = folder.appendingPathComponent("scratch")
+    let testScratch = executable.deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
+    for name in ["checkouts", "repositories", "workspace-state.json"] {
+      try fm.copyItem(
+        at: testScratch.appendingPathComponent(name), to: scratch.appendingPathComponent(name))
+    }
+    // The toolchain `make test` runs (its SWIFT), else the one on the PATH.
+    let swift = ProcessInfo.processInfo.environment["SWIFT"].flatMap { $0.isEmpty ? nil : $0 } ?? "swift"
+    let build = try run(
+      [swift, "build", "--product", "chapter", "--scratch-path", scratch.path,
+       "--disable-automatic-resolution"], executable: env, in: copy)
+    guard build.exitCode == 0 else {
+      throw HarnessError(message: "building the edited copy failed:\n\(build.stdout)\n\(build.stderr)")
+    }
+    return scratch.appendingPathComponent("debug/chapter")
   }
 
   static func temporaryDirectory() throws -> URL {

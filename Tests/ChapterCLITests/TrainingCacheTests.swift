@@ -132,7 +132,9 @@ import Testing
     #expect(names.count == 1 && names[0].hasPrefix("train-concise-"), "\(names)")
   }
 
-  @Test func buildRerunsOnlyWhatIsNotCached() throws {
+  /// `build` after two kinds of change: one section's cache entries gone (7.3), and one
+  /// section's chapter edited (7.5's second training cell, in a rebuilt copy of the package).
+  @Test func buildRerunsOnlyWhatChanged() throws {
     let dir = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let first = try CLI.run(["build", "--profile", "smoke", "--output", dir.path, "--quiet"])
@@ -154,5 +156,25 @@ import Testing
     let index = try String(contentsOf: dir.appendingPathComponent("index.md"), encoding: .utf8)
     let rows = index.split(separator: "\n").filter { $0.hasPrefix("| [7.") }
     #expect(rows.filter { $0.contains("cached from") }.count == rows.count - 1, "\(index)")
+
+    // Edit the cell of 7.5's second training and build again with the rebuilt binary: that
+    // training alone runs; 7.5's first one, before the edit, and every other section hit.
+    let work = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: work) }
+    let edited = try CLI.buildEditedCopy(in: work, chapter: "7.5-batch-norm.md") { text in
+      text.replacingOccurrences(
+        of: "```swift cell=train-concise\n", with: "```swift cell=train-concise\n// edited\n")
+    }
+    let third = try CLI.run(
+      ["build", "--profile", "smoke", "--output", dir.path, "--quiet"], executable: edited)
+    #expect(third.exitCode == 0, "\(third.stderr)")
+    let thirdLines = third.stderr.split(separator: "\n").filter { $0.hasPrefix("chapter: 7.") }
+    #expect(thirdLines.count == 7, "\(third.stderr)")
+    for line in thirdLines {
+      let expected = line.hasPrefix("chapter: 7.5 ") ? "(1 of 2 trainings cached)" : "(cached)"
+      #expect(line.contains(expected), "\(line)")
+    }
+    let report = try String(contentsOf: dir.appendingPathComponent("7.5-batch-norm.md"), encoding: .utf8)
+    #expect(report.contains("// edited"), "the report shows the edited cell")
   }
 }
