@@ -141,11 +141,7 @@ extension FrontMatter {
       var value = line[line.index(after: colon)...]
       guard value.isEmpty || value.first == " " else { return nil }
       while value.first == " " { value = value.dropFirst() }
-      // A value that opens a quote or a bracket must close it on its line.
-      let closers: [Character: Character] = ["\"": "\"", "'": "'", "[": "]", "{": "}"]
-      if let open = value.first, let close = closers[open], value.count < 2 || value.last != close {
-        return nil
-      }
+      guard closesOnItsLine(value) else { return nil }
       guard line[..<colon] == "title" else { continue }
       guard title == nil, let v = value.first, !"-?:,[]{}#&*!|>'\"%@`".contains(v),
         !value.contains(": "), !value.contains(" #"), !value.hasSuffix(":"), !value.contains("\t")
@@ -154,6 +150,42 @@ extension FrontMatter {
       titleIsLast = true
     }
     return title.map(String.init)
+  }
+
+  /// Whether a top-level value ends on its line, so that nothing of it can run on into the
+  /// next lines (where a `title:` would then be text): a plain value does; a quoted one must
+  /// close at the line's end, and a bracketed one must close its brackets and the quotes in
+  /// them, in both cases without escapes.
+  private static func closesOnItsLine(_ value: Substring) -> Bool {
+    guard let first = value.first else { return true }
+    if first == "\"" || first == "'" {
+      let body = value.dropFirst()
+      guard body.last == first, !body.dropLast().contains(first), !body.contains("\\") else {
+        return false
+      }
+      return true
+    }
+    guard first == "[" || first == "{" else { return true }
+    // A doubled quote escapes one in YAML's single-quoted scalars.
+    guard !value.contains("''") else { return false }
+    var quote: Character?
+    var depth = 0
+    var previous: Character = " "
+    for c in value {
+      if let q = quote {
+        if c == "\\" { return false }
+        if c == q { quote = nil }
+      } else if (c == "\"" || c == "'") && "[{,: ".contains(previous) {
+        // A quote opens a quoted scalar only where a flow value starts.
+        quote = c
+      } else if c == "[" || c == "{" {
+        depth += 1
+      } else if c == "]" || c == "}" {
+        depth -= 1
+      }
+      previous = c
+    }
+    return quote == nil && depth == 0
   }
 
   /// The YAML as nodes. Their scalars are read as text (`Node.string`) and typed by the

@@ -80,13 +80,16 @@ enum CLI {
     let env = URL(fileURLWithPath: "/usr/bin/env")
     let listing = try run(["git", "-C", packageRoot.path, "ls-files", "-z"], executable: env)
     guard listing.exitCode == 0 else { throw HarnessError(message: "git ls-files: \(listing.stderr)") }
+    // Package.resolved is not tracked; the test build wrote it.
     for path in listing.stdout.split(separator: "\0").map(String.init) + ["Package.resolved"] {
       let target = copy.appendingPathComponent(path)
       try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
       try fm.copyItem(at: packageRoot.appendingPathComponent(path), to: target)
     }
     let file = copy.appendingPathComponent("Chapters/" + chapter)
-    let edited = edit(try String(contentsOf: file, encoding: .utf8))
+    let original = try String(contentsOf: file, encoding: .utf8)
+    let edited = edit(original)
+    guard edited != original else { throw HarnessError(message: "the edit changed nothing in \(chapter)") }
     try edited.write(to: file, atomically: true, encoding: .utf8)
     // This build's checkouts, so that the copy's build fetches nothing.
     let scratch = folder.appendingPathComponent("scratch")

@@ -22,6 +22,7 @@ import Testing
     func chapter(_ yaml: String) -> String { "---\n" + yaml + "\n---\n\n# Heading\n" }
     #expect(FrontMatter.plainTitle(ofChapter: chapter("section: \"7.1\"\ntitle: Deep CNNs (AlexNet)"))
       == "Deep CNNs (AlexNet)")
+    #expect(FrontMatter.plainTitle(ofChapter: chapter("note: 'quoted'\nranges: {a: [1, \"b\"]}\nother: it's plain\ntitle: T")) == "T")
     #expect(FrontMatter.title(ofChapter: chapter("title: \"Quoted: yes\"")) == "Quoted: yes")
     let declined = [
       "title: \"Quoted\"",  // quoted
@@ -31,6 +32,9 @@ import Testing
       "title: one\ntitle: two",  // a repeated key
       "{title: Flow}",  // not a block mapping
       "description: \"opens\nand closes\"\ntitle: T",  // a quote left open on its line
+      "description: \"ends in an escaped quote\\\"\ntitle: T\"",
+      "ranges: { a: \"}\ntitle: T\" }",  // a bracket that seems to close inside a quote
+      "ranges: {a: 'x''}\ntitle: T'}",  // an escaped quote that seems to close one
       "- title: in a list",
       "\"title\": T",
     ]
