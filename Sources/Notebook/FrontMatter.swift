@@ -160,10 +160,7 @@ extension FrontMatter {
     guard let first = value.first else { return true }
     if first == "\"" || first == "'" {
       let body = value.dropFirst()
-      guard body.last == first, !body.dropLast().contains(first), !body.contains("\\") else {
-        return false
-      }
-      return true
+      return body.last == first && !body.dropLast().contains(first) && !body.contains("\\")
     }
     guard first == "[" || first == "{" else { return true }
     // A doubled quote escapes one in YAML's single-quoted scalars.

@@ -49,24 +49,21 @@ public struct Provenance: Sendable, Equatable {
     return pending
   }
 
-  /// A collection under way; `finish` waits for it (the runner calls it from the thread that
-  /// started the collection).
+  /// A collection under way; `finish` waits for it.
   public final class Pending: @unchecked Sendable {
     // Written by the collecting thread before it signals `done`, read after `finish` waited.
     fileprivate var commit = "unknown"
     fileprivate var machine = ""
     fileprivate let done = DispatchSemaphore(value: 0)
     private let date: String
-    private var result: Provenance?
 
     fileprivate init(date: String) { self.date = date }
 
     public func finish() -> Provenance {
-      if let result { return result }
       done.wait()
-      let provenance = Provenance(commit: commit, date: date, machine: machine)
-      result = provenance
-      return provenance
+      // For the next call, if any: the collection stays finished.
+      done.signal()
+      return Provenance(commit: commit, date: date, machine: machine)
     }
   }
 
@@ -77,8 +74,8 @@ public struct Provenance: Sendable, Equatable {
     // Both at once. rev-parse prints the top folder (an option) before the revision it
     // resolves; diff lists the tracked files that differ from HEAD (staged or not), from
     // the top folder.
-    let revision = ChildOutput(["git", "-C", folder, "rev-parse", "--show-toplevel", "--short", "HEAD"])
-    let changes = ChildOutput(["git", "-C", folder, "diff", "--name-only", "HEAD"])
+    let revision = startGit(["rev-parse", "--show-toplevel", "--short", "HEAD"], in: folder)
+    let changes = startGit(["diff", "--name-only", "HEAD"], in: folder)
     let changed = changes?.finish()
     guard let lines = revision?.finish()?.split(separator: "\n").map(String.init), lines.count == 2,
       !lines[1].isEmpty
@@ -114,9 +111,14 @@ public struct Provenance: Sendable, Equatable {
       + "\(two(t.tm_hour)):\(two(t.tm_min)) UTC"
   }
 
+  /// Starts git in `folder`.
+  static func startGit(_ arguments: [String], in folder: String) -> ChildOutput? {
+    ChildOutput(["git", "-C", folder] + arguments)
+  }
+
   /// Runs git in `folder`; its trimmed standard output, or nil if it failed.
   static func git(_ arguments: [String], in folder: String) -> String? {
-    ChildOutput(["git", "-C", folder] + arguments)?.finish()
+    startGit(arguments, in: folder)?.finish()
   }
 
   /// The CPU as /proc/cpuinfo names it, with its family, model and stepping numbers (a

@@ -31,12 +31,12 @@ open class Module {
 
   /// Direct sub-modules, in declaration order.
   public var children: [Module] {
-    stateItems().compactMap { if case .module(let m) = $0.item { m } else { nil } }
+    stateItems().compactMap(\.item.module)
   }
 
   /// This module's own trainable tensors (not its children's).
   public var ownParameters: [Tensor] {
-    stateItems().compactMap { if case .tensor(let t) = $0.item, t.isParameter { t } else { nil } }
+    stateItems().compactMap(\.item.parameter)
   }
 
   /// Every trainable tensor of this module and its descendants, each once.
@@ -44,8 +44,8 @@ open class Module {
     var seen = Set<ObjectIdentifier>()
     var result: [Tensor] = []
     visitModules { _, items in
-      for case .tensor(let p) in items.lazy.map(\.item) where p.isParameter {
-        if seen.insert(ObjectIdentifier(p)).inserted { result.append(p) }
+      for p in items.lazy.compactMap(\.item.parameter) where seen.insert(ObjectIdentifier(p)).inserted {
+        result.append(p)
       }
     }
     return result
@@ -56,12 +56,14 @@ open class Module {
   private func visitModules(_ body: (Module, [(path: String, item: StateItem)]) -> Void) {
     let items = stateItems()
     body(self, items)
-    for case .module(let child) in items.lazy.map(\.item) { child.visitModules(body) }
+    for child in items.lazy.compactMap(\.item.module) { child.visitModules(body) }
   }
 
   /// This module and all its descendants, depth first.
   public func modules() -> [Module] {
-    [self] + children.flatMap { $0.modules() }
+    var result: [Module] = []
+    visitModules { m, _ in result.append(m) }
+    return result
   }
 
   /// Every tensor that makes up the trained state, named by the path of stored properties
@@ -96,7 +98,7 @@ open class Module {
     visitModules { m, items in
       m.initializer = initializer
       if forceReinit {
-        for case .tensor(let p) in items.lazy.map(\.item) where p.isParameter { m.initializer.fill(p) }
+        for p in items.lazy.compactMap(\.item.parameter) { m.initializer.fill(p) }
         m.resetState()
       }
     }
@@ -121,8 +123,7 @@ open class Module {
     let random = EngineRandom.generator
     var uncreated: [Module] = []
     visitModules { m, items in
-      let hasParameters = items.contains { if case .tensor(let t) = $0.item { t.isParameter } else { false } }
-      if !hasParameters { uncreated.append(m) }
+      if !items.contains(where: { $0.item.parameter != nil }) { uncreated.append(m) }
     }
     let saved = namedState().filter { !$0.tensor.isParameter }.map { ($0.tensor, $0.tensor.scalars) }
     defer {
@@ -172,6 +173,12 @@ open class Module {
 enum StateItem {
   case tensor(Tensor)
   case module(Module)
+
+  /// The tensor, when it is a trainable one.
+  var parameter: Tensor? { if case .tensor(let t) = self, t.isParameter { t } else { nil } }
+
+  /// The module, when it is one.
+  var module: Module? { if case .module(let m) = self { m } else { nil } }
 }
 
 /// The types whose stored properties module reflection reads: tensors, modules, and
