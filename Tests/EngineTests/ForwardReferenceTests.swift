@@ -39,6 +39,11 @@ extension EngineTests {
       ConvCase(n: 3, c: 1, h: 28, w: 28, o: 6, k: 5),
       ConvCase(n: 5, c: 6, h: 12, w: 12, o: 16, k: 5),
       ConvCase(n: 2, c: 3, h: 6, w: 18, o: 5, k: 3, bias: false, activation: .relu),
+      // Planes with fewer pixels than the live kernel has taps, as a product with the plane
+      // matrix (PlaneMatrixConvolution): GoogLeNet's 3x3 on 2x2 and 5x5 on 4x4, a strided one.
+      ConvCase(n: 5, c: 6, h: 2, w: 2, o: 7, k: 3, padding: 1, activation: .relu),
+      ConvCase(n: 3, c: 4, h: 4, w: 4, o: 5, k: 5, padding: 2),
+      ConvCase(n: 2, c: 3, h: 2, w: 3, o: 4, k: 3, stride: 2, padding: 1, activation: .sigmoid),
     ]
 
     @Test(arguments: convCases)

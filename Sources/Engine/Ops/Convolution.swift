@@ -13,7 +13,8 @@ public enum ConvolutionGrouping {
 ///
 /// It computes `Reference.conv2d` and, backward, `Reference.conv2dBackward`: read those
 /// first. This version lays the work out on GEMMs (`ConvPlan`), skips kernel taps that only
-/// ever meet padding (`LiveKernelWindow`), and takes LeNet's small convolutions directly
+/// ever meet padding (`LiveKernelWindow`), takes planes smaller than the kernel as dense
+/// layers (`PlaneMatrixConvolution`), and LeNet's small convolutions directly
 /// (`DirectConvolution`).
 public func conv2d(
   _ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: (Int, Int) = (1, 1),
@@ -28,7 +29,11 @@ public func conv2d(
   require(g.outH > 0 && g.outW > 0,
     "conv2d: input \(x.shape[2])x\(x.shape[3]) is too small for a \(g.kernelH)x\(g.kernelW) kernel with padding \(padding)")
   FLOPCounter.add(2 * x.shape[0] * w.shape[0] * g.patchSize * g.outPixels)
-  if let live = LiveKernelWindow(g), live.trims {
+  let live = LiveKernelWindow(g)
+  if PlaneMatrixConvolution.applies(g, live: live?.geometry ?? g) {
+    return PlaneMatrixConvolution.convolve(x, w, bias: b, g, activation: activation)
+  }
+  if let live, live.trims {
     return convolve(x, kernelWindow(w, live), bias: b, live.geometry, activation: activation)
   }
   return convolve(x, w, bias: b, g, activation: activation)
