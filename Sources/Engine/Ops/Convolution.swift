@@ -86,10 +86,13 @@ func kernelWindow(_ w: Tensor, _ live: LiveKernelWindow) -> Tensor {
   let (o, c, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
   let (wh, ww) = (live.geometry.kernelH, live.geometry.kernelW)
   let window = Tensor(uninitializedShape: [o, c, wh, ww])
-  /// Calls `body(full, window)` for each row of the window: offsets of its first tap.
+  /// Calls `body(full, window)` for each row of the window: offsets of its first tap. The
+  /// kernel planes are split between the threads; each row is one plane's alone.
   func forEachRow(_ body: (Int, Int) -> Void) {
-    for plane in 0..<(o * c) {
-      for r in 0..<wh { body((plane * kh + r + live.trimH) * kw + live.trimW, (plane * wh + r) * ww) }
+    parallelRanges(o * c, minPerThread: max(1, 4096 / max(wh * ww, 1))) { planes in
+      for plane in planes {
+        for r in 0..<wh { body((plane * kh + r + live.trimH) * kw + live.trimW, (plane * wh + r) * ww) }
+      }
     }
   }
   let (src, dst) = (UnsafePointer(w.data), window.data)
@@ -438,9 +441,12 @@ func channelSums(
   _ x: UnsafePointer<Float>, images: Int, channels: Int, pixels: Int,
   into out: UnsafeMutablePointer<Float>
 ) {
-  for b in 0..<images {
-    for c in 0..<channels {
-      out[c] += vectorSum(x + (b * channels + c) * pixels, pixels)
+  // Split by channel: each thread owns its channels' sums, added in image order as on one.
+  let captured = (x, out)
+  parallelRanges(channels, minPerThread: max(1, 16384 / max(images * pixels, 1))) { cs in
+    let (x, out) = captured
+    for b in 0..<images {
+      for c in cs { out[c] += vectorSum(x + (b * channels + c) * pixels, pixels) }
     }
   }
 }

@@ -64,14 +64,18 @@ enum PlaneMatrixConvolution {
   }
 
   /// Calls `body(kernelPlane, entries)` for each output and input channel pair: the offset
-  /// of its `[kh, kw]` plane in `w`, and of its first entry in the plane matrix.
+  /// of its `[kh, kw]` plane in `w`, and of its first entry in the plane matrix. The output
+  /// channels are split between the threads: each pair's kernel plane and matrix entries
+  /// belong to it alone, so the threads never touch the same floats.
   @inline(__always)
   static func forEachChannelPair(
     _ g: ConvGeometry, outChannels: Int, _ body: (Int, Int) -> Void
   ) {
     let (c, kk, inP, outP) = (g.channels, g.kernelH * g.kernelW, g.inPixels, g.outPixels)
-    for o in 0..<outChannels {
-      for ci in 0..<c { body((o * c + ci) * kk, o * outP * c * inP + ci * inP) }
+    parallelRanges(outChannels, minPerThread: max(1, 16384 / max(c * inP * outP, 1))) { os in
+      for o in os {
+        for ci in 0..<c { body((o * c + ci) * kk, o * outP * c * inP + ci * inP) }
+      }
     }
   }
 
