@@ -116,15 +116,28 @@ private func convolve(
   let plan = ConvPlan(g, outChannels: o, images: n)
   let biasPointer = b.map { UnsafePointer($0.data) }
   convForward(x, w, biasPointer, activation, plan, into: y)
+  return recordConvolution(y, x, w, bias: b, activation: activation) { dz in
+    guard w.requiresGrad || x.requiresGrad else { return }
+    convBackward(x, w, dz, plan)
+  }
+}
+
+/// Puts a convolution's output `y` (`[N, O, outH, outW]`, bias added and `activation`
+/// applied) on the tape. Its backward pass takes the activation's derivative and the bias
+/// gradient, and hands the gradient before the activation to `weightsAndInput`.
+func recordConvolution(
+  _ y: Tensor, _ x: Tensor, _ w: Tensor, bias b: Tensor?, activation: Activation,
+  weightsAndInput: @escaping (Tensor) -> Void
+) -> Tensor {
   var inputs = [x, w]
   if let b { inputs.append(b) }
   return Autograd.record(y, inputs) { dy in
     let dz = activationGrad(activation, output: y, grad: dy)
     if let b, b.requiresGrad {
-      channelSums(dz.data, images: n, channels: o, pixels: g.outPixels, into: b.gradBuffer())
+      channelSums(dz.data, images: y.shape[0], channels: y.shape[1],
+                  pixels: y.shape[2] * y.shape[3], into: b.gradBuffer())
     }
-    guard w.requiresGrad || x.requiresGrad else { return }
-    convBackward(x, w, dz, plan)
+    weightsAndInput(dz)
   }
 }
 

@@ -61,20 +61,25 @@ enum PlaneMatrixConvolution {
         }
       }
     }
-  }
 
-  /// Calls `body(kernelPlane, entries)` for each output and input channel pair: the offset
-  /// of its `[kh, kw]` plane in `w`, and of its first entry in the plane matrix. The output
-  /// channels are split between the threads: each pair's kernel plane and matrix entries
-  /// belong to it alone, so the threads never touch the same floats.
-  @inline(__always)
-  static func forEachChannelPair(
-    _ g: ConvGeometry, outChannels: Int, _ body: (Int, Int) -> Void
-  ) {
-    let (c, kk, inP, outP) = (g.channels, g.kernelH * g.kernelW, g.inPixels, g.outPixels)
-    parallelRanges(outChannels, minPerThread: max(1, 16384 / max(c * inP * outP, 1))) { os in
-      for o in os {
-        for ci in 0..<c { body((o * c + ci) * kk, o * outP * c * inP + ci * inP) }
+    /// Calls `body(kernelPlane, first, taps, offsets)` for each output and input channel
+    /// pair: the offset of its `[kh, kw]` plane in `w` and of its first entry in the plane
+    /// matrix, and the entries' taps and offsets. The output channels are split between the
+    /// threads: each pair's kernel plane and matrix entries belong to it alone, so the
+    /// threads never touch the same floats.
+    func forEachChannelPair(
+      _ g: ConvGeometry, outChannels: Int,
+      _ body: (Int, Int, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>) -> Void
+    ) {
+      let (c, kk, inP, outP) = (g.channels, g.kernelH * g.kernelW, g.inPixels, g.outPixels)
+      taps.withUnsafeBufferPointer { taps in
+        offsets.withUnsafeBufferPointer { offsets in
+          parallelRanges(outChannels, minPerThread: max(1, 16384 / max(c * inP * outP, 1))) { os in
+            for o in os {
+              for ci in 0..<c { body((o * c + ci) * kk, o * outP * c * inP + ci * inP, taps, offsets) }
+            }
+          }
+        }
       }
     }
   }
@@ -89,39 +94,25 @@ enum PlaneMatrixConvolution {
     let matrix = entries.hasZeros
       ? Tensor(zeros: [rows, columns]) : Tensor(uninitializedShape: [rows, columns])
     let (wp, mp) = (UnsafePointer(w.data), matrix.data)
-    entries.taps.withUnsafeBufferPointer { taps in
-      entries.offsets.withUnsafeBufferPointer { offsets in
-        forEachChannelPair(g, outChannels: o) { kernel, first in
-          let (src, dst) = (wp + kernel, mp + first)
-          for e in 0..<taps.count { dst[Int(offsets[e])] = src[Int(taps[e])] }
-        }
-      }
+    entries.forEachChannelPair(g, outChannels: o) { kernel, first, taps, offsets in
+      let (src, dst) = (wp + kernel, mp + first)
+      for e in 0..<taps.count { dst[Int(offsets[e])] = src[Int(taps[e])] }
     }
     let y = Tensor(uninitializedShape: [n, o, g.outH, g.outW])
     gemm(transB: true, m: n, n: rows, k: columns, x.data, lda: columns, matrix.data,
          ldb: columns, y.data, ldc: rows)
     let biasPointer = b.map { UnsafePointer($0.data) }
     biasActivate(y.data, images: n, channels: o, pixels: g.outPixels, bias: biasPointer, activation)
-    var inputs = [x, w]
-    if let b { inputs.append(b) }
-    return Autograd.record(y, inputs) { dy in
-      let dz = activationGrad(activation, output: y, grad: dy)
-      if let b, b.requiresGrad {
-        channelSums(dz.data, images: n, channels: o, pixels: g.outPixels, into: b.gradBuffer())
-      }
+    return recordConvolution(y, x, w, bias: b, activation: activation) { dz in
       if w.requiresGrad {
         let dw = w.gradBuffer()
         Scratch.withFloats(rows * columns) { dMatrix in
           gemm(transA: true, m: rows, n: columns, k: n, dz.data, lda: rows, x.data, ldb: columns,
                dMatrix, ldc: columns)
           let dm = UnsafePointer(dMatrix)
-          entries.taps.withUnsafeBufferPointer { taps in
-            entries.offsets.withUnsafeBufferPointer { offsets in
-              forEachChannelPair(g, outChannels: o) { kernel, first in
-                let (src, dst) = (dm + first, dw + kernel)
-                for e in 0..<taps.count { dst[Int(taps[e])] += src[Int(offsets[e])] }
-              }
-            }
+          entries.forEachChannelPair(g, outChannels: o) { kernel, first, taps, offsets in
+            let (src, dst) = (dm + first, dw + kernel)
+            for e in 0..<taps.count { dst[Int(taps[e])] += src[Int(offsets[e])] }
           }
         }
       }
