@@ -84,41 +84,59 @@ enum PlaneMatrixConvolution {
     }
   }
 
+  /// Writes the plane matrix of kernel `w` (`[O, C, kh, kw]`) into `matrix`
+  /// (`[O·outPixels, C·inPixels]`).
+  static func spread(
+    _ w: UnsafePointer<Float>, _ entries: Entries, _ g: ConvGeometry, outChannels o: Int,
+    into matrix: UnsafeMutablePointer<Float>
+  ) {
+    if entries.hasZeros {
+      matrix.update(repeating: 0, count: o * g.outPixels * g.channels * g.inPixels)
+    }
+    entries.forEachChannelPair(g, outChannels: o) { kernel, first, taps, offsets in
+      let (src, dst) = (w + kernel, matrix + first)
+      for e in 0..<taps.count { dst[Int(offsets[e])] = src[Int(taps[e])] }
+    }
+  }
+
   /// `conv2d` on a checked geometry whose FLOPs are already counted.
+  ///
+  /// The plane matrix lives in the scratch workspace and is spread again in the backward
+  /// pass rather than kept on the tape: it depends on the weights alone, and kept, it would
+  /// count as activation memory (GoogLeNet's 5x5 layers on 3x3 planes at 96 px would hold
+  /// 3 MiB, ResNet-18's last stage at 64 px 48 MiB).
   static func convolve(
     _ x: Tensor, _ w: Tensor, bias b: Tensor?, _ g: ConvGeometry, activation: Activation
   ) -> Tensor {
     let n = x.shape[0], o = w.shape[0]
     let (rows, columns) = (o * g.outPixels, g.channels * g.inPixels)
     let entries = Entries(g)
-    let matrix = entries.hasZeros
-      ? Tensor(zeros: [rows, columns]) : Tensor(uninitializedShape: [rows, columns])
-    let (wp, mp) = (UnsafePointer(w.data), matrix.data)
-    entries.forEachChannelPair(g, outChannels: o) { kernel, first, taps, offsets in
-      let (src, dst) = (wp + kernel, mp + first)
-      for e in 0..<taps.count { dst[Int(offsets[e])] = src[Int(taps[e])] }
-    }
     let y = Tensor(uninitializedShape: [n, o, g.outH, g.outW])
-    gemm(transB: true, m: n, n: rows, k: columns, x.data, lda: columns, matrix.data,
-         ldb: columns, y.data, ldc: rows)
+    Scratch.withFloats(rows * columns) { matrix in
+      spread(w.data, entries, g, outChannels: o, into: matrix)
+      gemm(transB: true, m: n, n: rows, k: columns, x.data, lda: columns, matrix, ldb: columns,
+           y.data, ldc: rows)
+    }
     let biasPointer = b.map { UnsafePointer($0.data) }
     biasActivate(y.data, images: n, channels: o, pixels: g.outPixels, bias: biasPointer, activation)
     return recordConvolution(y, x, w, bias: b, activation: activation) { dz in
-      if w.requiresGrad {
-        let dw = w.gradBuffer()
-        Scratch.withFloats(rows * columns) { dMatrix in
+      guard w.requiresGrad || x.requiresGrad else { return }
+      // One buffer serves the plane matrix's gradient, then the plane matrix itself.
+      Scratch.withFloats(rows * columns) { matrix in
+        if w.requiresGrad {
           gemm(transA: true, m: rows, n: columns, k: n, dz.data, lda: rows, x.data, ldb: columns,
-               dMatrix, ldc: columns)
-          let dm = UnsafePointer(dMatrix)
+               matrix, ldc: columns)
+          let (dm, dw) = (UnsafePointer(matrix), w.gradBuffer())
           entries.forEachChannelPair(g, outChannels: o) { kernel, first, taps, offsets in
             let (src, dst) = (dm + first, dw + kernel)
             for e in 0..<taps.count { dst[Int(taps[e])] += src[Int(offsets[e])] }
           }
         }
-      }
-      if x.requiresGrad {
-        gemm(m: n, n: columns, k: rows, dz.data, lda: rows, matrix.data, ldb: columns, beta: 1,
-             x.gradBuffer(), ldc: columns)
+        if x.requiresGrad {
+          spread(w.data, entries, g, outChannels: o, into: matrix)
+          gemm(m: n, n: columns, k: rows, dz.data, lda: rows, matrix, ldb: columns, beta: 1,
+               x.gradBuffer(), ldc: columns)
+        }
       }
     }
   }
