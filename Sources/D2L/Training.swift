@@ -118,6 +118,7 @@ public func trainCh6(
       p.epochSeconds += ProgressBar.now() - start
       if let point = curvePoint(p, epoch: epoch, batches: trainIter.numberOfBatches) {
         p.curve.append(point)
+        if let events = session?.events { emitPoint(point, network: network, to: events) }
       }
       if epoch == 0 && p.batch == warmupBatches && p.seen == warmupBatches * trainIter.batchSize {
         progress.note(estimate(
@@ -128,6 +129,18 @@ public func trainCh6(
         epoch: epoch + 1, epochs: numEpochs, batch: p.batch, batches: trainIter.numberOfBatches,
         examplesPerSecond: Double(p.seen) / max(p.epochSeconds, 1e-9),
         loss: p.lossSum / Double(p.seen))
+      if let events = session?.events {
+        let now = ProgressBar.now()
+        let done = Double(epoch * trainIter.numberOfBatches + p.batch)
+        let total = Double(max(numEpochs * trainIter.numberOfBatches, 1))
+        let elapsed = now - wallStart
+        events.progress(
+          network: network, epoch: epoch + 1, epochs: numEpochs, batch: p.batch,
+          batches: trainIter.numberOfBatches,
+          examplesPerSecond: Double(p.seen) / max(p.epochSeconds, 1e-9),
+          loss: p.lossSum / Double(p.seen),
+          etaSeconds: done > 0 ? elapsed * (total - done) / done : .nan, now: now)
+      }
       if Interruption.requested { throw try interrupted() }
     }
     guard let testAccuracy = evaluateAccuracy(net, testIter, stopOnInterruption: true) else {
@@ -138,6 +151,9 @@ public func trainCh6(
     p.losses.append(p.lossSum / Double(max(p.seen, 1)))
     p.trainAccuracies.append(Double(p.correct) / Double(max(p.seen, 1)))
     p.testAccuracies.append(testAccuracy)
+    session?.events?.emit("test", [
+      "network": network, "epoch": epoch + 1, "testAccuracy": testAccuracy,
+    ])
     progress.endEpoch(summary: String(
       format: "loss %.3f, train acc %.3f, test acc %.3f", p.losses.last!, p.trainAccuracies.last!,
       testAccuracy))
@@ -218,10 +234,25 @@ private func cachedSummary(
   TrainingCache.touch(path)
   var summary = entry.summary
   summary.cachedAt = entry.savedAt
+  if let events = NotebookSession.current?.events {
+    // A watcher draws the cached curve as it would a fresh one's.
+    for point in summary.trainingCurve { emitPoint(point, network: network, to: events) }
+    for (k, accuracy) in summary.testAccuracyPerEpoch.enumerated() {
+      events.emit("test", ["network": network, "epoch": k + 1, "testAccuracy": accuracy])
+    }
+  }
   print("\(network): cached from \(Provenance.format(entry.savedAt)), saved "
     + "\(ProgressBar.formatDuration(summary.wallSeconds)) of training; --no-cache retrains")
   report(summary, network: network)
   return summary
+}
+
+/// The `point` event of one point of the training curve.
+private func emitPoint(_ point: TrainingSummary.CurvePoint, network: String, to events: RunEventLog) {
+  events.emit("point", [
+    "network": network, "epoch": point.epoch, "loss": point.loss,
+    "trainAccuracy": point.trainAccuracy,
+  ])
 }
 
 /// The forward half of a training step: the network's output for `batch` and the mean softmax

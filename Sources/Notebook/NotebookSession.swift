@@ -28,6 +28,8 @@ public final class NotebookSession {
   /// (the network and its data, for `chapter bench`). Typed by the module that stores it:
   /// this one knows nothing of networks.
   public var capturedTraining: Any?
+  /// Where the run's progress goes as JSON lines (`--events`); nil when nobody watches.
+  public var events: RunEventLog?
 
   /// Trainings started so far per cell, for checkpoint names.
   var trainingsStarted: [String: Int] = [:]
@@ -88,6 +90,7 @@ public final class NotebookSession {
     guard let i = currentIndex else { return }
     closeCell(i)
     if records[i].status == .running { records[i].status = .ok }
+    emitCell(i)
   }
 
   /// Records an error thrown by the section on the running cell (or on the section when no
@@ -101,6 +104,23 @@ public final class NotebookSession {
     }
     closeCell(i)
     records[i].status = .failed(text)
+    emitCell(i)
+  }
+
+  /// The `cell` event of a cell that has just ended.
+  private func emitCell(_ i: Int) {
+    guard let events else { return }
+    let r = records[i]
+    var fields: [String: Any] = [
+      "id": r.id, "line": r.line, "output": r.output, "seconds": r.seconds,
+    ]
+    if case .failed(let message) = r.status {
+      fields["status"] = "failed"
+      fields["message"] = message
+    } else {
+      fields["status"] = "ok"
+    }
+    events.emit("cell", fields)
   }
 
   private func closeCell(_ i: Int) {

@@ -32,6 +32,8 @@ public struct RunOptions: Sendable {
   public var mathLibrary: String?
   /// `--cell-timeout SECONDS`: a cell running longer stops the run (`CellWatchdog`).
   public var cellTimeout: Double?
+  /// `--events FILE`: the run's progress as JSON lines (`RunEventLog`), for a watching program.
+  public var eventsPath: String?
 
   public init(
     profile: String? = nil, overrides: [String: String] = [:], variant: String? = nil,

@@ -41,6 +41,8 @@ public enum SectionRunner {
   public static func plan(_ program: SectionProgram, options: RunOptions) throws -> RunPlan {
     let plan = try RunPlan(program: program, options: options)
     try AtomicFile.prepareFolder(options.outputDirectory)
+    // Bad input, like an unwritable output folder: refused before any cell runs.
+    if let path = options.eventsPath { _ = try RunEventLog(path: path) }
     return plan
   }
 
@@ -89,6 +91,10 @@ public enum SectionRunner {
     if model.succeeded { session.removeCheckpoints() }
     let failed = session.failedCell
     let message = failureMessage(session, plan)
+    session.events?.emit("report", [
+      "html": paths.html, "markdown": paths.markdown,
+      "exitCode": model.succeeded ? 0 : (badInput ? 2 : 1),
+    ])
     return RunResult(
       exitCode: model.succeeded ? 0 : (badInput ? 2 : 1), htmlPath: paths.html,
       markdownPath: paths.markdown, figurePaths: paths.figures, records: session.records,
@@ -99,6 +105,13 @@ public enum SectionRunner {
   /// reporter, records a thrown error at its cell.
   public static func execute(_ plan: RunPlan) -> (session: NotebookSession, seconds: Double, badInput: Bool) {
     let session = NotebookSession(plan: plan, echo: !plan.options.quiet)
+    if let path = plan.options.eventsPath {
+      session.events = try? RunEventLog(path: path)
+      session.events?.emit("start", [
+        "section": plan.program.number, "slug": plan.program.slug,
+        "cells": plan.document.cells.map(\.id),
+      ])
+    }
     let previous = NotebookSession.current
     NotebookSession.current = session
     CrashReporter.install(

@@ -545,6 +545,12 @@ struct RunFlags: ParsableArguments {
     """)
   var cellTimeout: Double?
 
+  @Option(help: """
+    Write the run's progress to this file as JSON lines, for a program watching the run: \
+    each cell's output as it ends, the training's progress and curve points, the reports.
+    """)
+  var events: String?
+
   func validate() throws {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     guard seeds.values.count == 1 || allowsSeedList else {
@@ -562,6 +568,7 @@ struct RunFlags: ParsableArguments {
     options.resume = resume
     options.noCache = noCache
     options.cellTimeout = cellTimeout
+    options.eventsPath = events
     options.mathLibrary = "OpenBLAS " + BLASKernel.description
     options.chapterIndexMarkdown = Chapters.chapterIndexMarkdown
     return options
