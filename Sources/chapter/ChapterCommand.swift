@@ -546,8 +546,9 @@ struct RunFlags: ParsableArguments {
   var cellTimeout: Double?
 
   @Option(help: """
-    Write the run's progress to this file as JSON lines, for a program watching the run: \
-    each cell's output as it ends, the training's progress and curve points, the reports.
+    `chapter run` only: write the run's progress to this file as JSON lines, for a program \
+    watching the run: each cell's output as it ends, the training's progress and curve \
+    points, the reports.
     """)
   var events: String?
 
@@ -555,6 +556,10 @@ struct RunFlags: ParsableArguments {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     guard seeds.values.count == 1 || allowsSeedList else {
       throw ValidationError("--seed takes one seed here; `chapter sweep` runs a list of them")
+    }
+    guard events == nil || CommandLine.arguments.dropFirst().first == "run" else {
+      // One file per run: `build` and `sweep` run several, which would overwrite each other's.
+      throw ValidationError("--events is for `chapter run` (one section, one run)")
     }
     if let cellTimeout, !(cellTimeout > 0 && cellTimeout.isFinite) {
       throw ValidationError("--cell-timeout must be a number of seconds above 0")

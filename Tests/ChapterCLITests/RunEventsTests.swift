@@ -92,4 +92,19 @@ import Testing
     #expect(result.stderr.contains("--events"))
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("7.5-batch-norm.html").path))
   }
+
+  /// `build` and `sweep` run several sections or combinations, whose events would overwrite
+  /// each other's in one file: refused as bad usage, before anything runs.
+  @Test func eventsAreForOneRunOnly() throws {
+    let dir = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = dir.appendingPathComponent("events.jsonl").path
+    for command in [["build"], ["sweep", "7.5", "--set", "lr=0.1,0.2"]] {
+      let result = try CLI.run(
+        command + ["--profile", "smoke", "--output", dir.path, "--quiet", "--events", file])
+      #expect(result.exitCode == 2, "\(command): \(result.stderr)")
+      #expect(result.stderr.contains("--events is for `chapter run`"), "\(result.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: file))
+    }
+  }
 }
