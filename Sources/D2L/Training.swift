@@ -125,21 +125,20 @@ public func trainCh6(
           network: network, flopsPerExample: p.flopsPerExample, seconds: p.epochSeconds,
           examples: p.seen, epochs: numEpochs, train: trainIter, test: testIter))
       }
+      let rate = Double(p.seen) / max(p.epochSeconds, 1e-9)
+      let meanLoss = p.lossSum / Double(p.seen)
       progress.update(
         epoch: epoch + 1, epochs: numEpochs, batch: p.batch, batches: trainIter.numberOfBatches,
-        examplesPerSecond: Double(p.seen) / max(p.epochSeconds, 1e-9),
-        loss: p.lossSum / Double(p.seen))
+        examplesPerSecond: rate, loss: meanLoss)
       if let events = session?.events {
         let now = ProgressBar.now()
-        let done = Double(epoch * trainIter.numberOfBatches + p.batch)
-        let total = Double(max(numEpochs * trainIter.numberOfBatches, 1))
-        let elapsed = now - wallStart
         events.progress(
           network: network, epoch: epoch + 1, epochs: numEpochs, batch: p.batch,
-          batches: trainIter.numberOfBatches,
-          examplesPerSecond: Double(p.seen) / max(p.epochSeconds, 1e-9),
-          loss: p.lossSum / Double(p.seen),
-          etaSeconds: done > 0 ? elapsed * (total - done) / done : .nan, now: now)
+          batches: trainIter.numberOfBatches, examplesPerSecond: rate, loss: meanLoss,
+          etaSeconds: ProgressBar.eta(
+            epoch: epoch + 1, epochs: numEpochs, batch: p.batch,
+            batches: trainIter.numberOfBatches, elapsed: now - wallStart),
+          now: now)
       }
       if Interruption.requested { throw try interrupted() }
     }
@@ -151,9 +150,9 @@ public func trainCh6(
     p.losses.append(p.lossSum / Double(max(p.seen, 1)))
     p.trainAccuracies.append(Double(p.correct) / Double(max(p.seen, 1)))
     p.testAccuracies.append(testAccuracy)
-    session?.events?.emit("test", [
-      "network": network, "epoch": epoch + 1, "testAccuracy": testAccuracy,
-    ])
+    if let events = session?.events {
+      emitTest(testAccuracy, epoch: epoch + 1, network: network, to: events)
+    }
     progress.endEpoch(summary: String(
       format: "loss %.3f, train acc %.3f, test acc %.3f", p.losses.last!, p.trainAccuracies.last!,
       testAccuracy))
@@ -238,7 +237,7 @@ private func cachedSummary(
     // A watcher draws the cached curve as it would a fresh one's.
     for point in summary.trainingCurve { emitPoint(point, network: network, to: events) }
     for (k, accuracy) in summary.testAccuracyPerEpoch.enumerated() {
-      events.emit("test", ["network": network, "epoch": k + 1, "testAccuracy": accuracy])
+      emitTest(accuracy, epoch: k + 1, network: network, to: events)
     }
   }
   print("\(network): cached from \(Provenance.format(entry.savedAt)), saved "
@@ -253,6 +252,11 @@ private func emitPoint(_ point: TrainingSummary.CurvePoint, network: String, to 
     "network": network, "epoch": point.epoch, "loss": point.loss,
     "trainAccuracy": point.trainAccuracy,
   ])
+}
+
+/// The `test` event of epoch `epoch` (1-based).
+private func emitTest(_ accuracy: Double, epoch: Int, network: String, to events: RunEventLog) {
+  events.emit("test", ["network": network, "epoch": epoch, "testAccuracy": accuracy])
 }
 
 /// The forward half of a training step: the network's output for `batch` and the mean softmax

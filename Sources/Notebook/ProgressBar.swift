@@ -71,11 +71,7 @@ public final class ProgressBar {
     let t = clock()
     if t - lastDraw < 0.1 && batch != batches { return }
     lastDraw = t
-    let done = Double(max(epoch - 1, 0) * batches + batch)
-    let total = Double(max(epochs * batches, 1))
-    let fraction = min(max(done / total, 0), 1)
-    let elapsed = t - start
-    let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : .nan
+    let eta = Self.eta(epoch: epoch, epochs: epochs, batch: batch, batches: batches, elapsed: t - start)
     let barWidth = 20
     let filled = Int((Double(batch) / Double(max(batches, 1))) * Double(barWidth))
     let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: barWidth - filled)
@@ -85,6 +81,15 @@ public final class ProgressBar {
     if line.count > width - 1 { line = String(line.prefix(max(width - 1, 10))) }
     write("\r\u{1B}[K" + line)
     drawn = true
+  }
+
+  /// Seconds left after `elapsed` seconds, at batch `batch` of epoch `epoch` (both 1-based),
+  /// if the rest goes at the same pace; nan before the first batch.
+  public static func eta(epoch: Int, epochs: Int, batch: Int, batches: Int, elapsed: Double) -> Double {
+    let done = Double(max(epoch - 1, 0) * batches + batch)
+    let total = Double(max(epochs * batches, 1))
+    let fraction = min(max(done / total, 0), 1)
+    return fraction > 0 ? elapsed * (1 - fraction) / fraction : .nan
   }
 
   /// Ends an epoch with the book's summary (e.g. `loss 0.412, train acc 0.851, test acc 0.83`).

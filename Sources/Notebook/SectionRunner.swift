@@ -91,12 +91,12 @@ public enum SectionRunner {
     if model.succeeded { session.removeCheckpoints() }
     let failed = session.failedCell
     let message = failureMessage(session, plan)
+    let exitCode: Int32 = model.succeeded ? 0 : (badInput ? 2 : 1)
     session.events?.emit("report", [
-      "html": paths.html, "markdown": paths.markdown,
-      "exitCode": model.succeeded ? 0 : (badInput ? 2 : 1),
+      "html": paths.html, "markdown": paths.markdown, "exitCode": Int(exitCode),
     ])
     return RunResult(
-      exitCode: model.succeeded ? 0 : (badInput ? 2 : 1), htmlPath: paths.html,
+      exitCode: exitCode, htmlPath: paths.html,
       markdownPath: paths.markdown, figurePaths: paths.figures, records: session.records,
       trainings: session.trainings, failedCell: failed?.id, failureMessage: message)
   }

@@ -557,7 +557,7 @@ struct RunFlags: ParsableArguments {
     guard seeds.values.count == 1 || allowsSeedList else {
       throw ValidationError("--seed takes one seed here; `chapter sweep` runs a list of them")
     }
-    guard events == nil || CommandLine.arguments.dropFirst().first == "run" else {
+    guard events == nil || subcommand == "run" else {
       // One file per run: `build` and `sweep` run several, which would overwrite each other's.
       throw ValidationError("--events is for `chapter run` (one section, one run)")
     }
@@ -614,5 +614,8 @@ struct RunFlags: ParsableArguments {
   /// Whether `--seed` may list several seeds: set by `chapter sweep` only. ArgumentParser
   /// builds this group for each command; the sweep command's own options cannot reach it
   /// during `validate`, hence the command line.
-  var allowsSeedList: Bool { CommandLine.arguments.dropFirst().first == "sweep" }
+  var allowsSeedList: Bool { subcommand == "sweep" }
+
+  /// The subcommand on the command line (`run`, `sweep`, …), for checks that depend on it.
+  var subcommand: String? { CommandLine.arguments.dropFirst().first }
 }
