@@ -31,6 +31,9 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    // `chapter preview`'s HTTP and WebSocket server: small (no SwiftNIO), ~40 s of a first
+    // release build on 2 cores, where Hummingbird and its NIO stack take minutes.
+    .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
   ],
   targets: [
     // C libraries from Debian packages.
@@ -76,10 +79,12 @@ let package = Package(
     .target(
       name: "Chapters", dependencies: ["Engine", "D2L", "Notebook"],
       swiftSettings: [.unsafeFlags(cpuFlags), .swiftLanguageMode(.v5)], plugins: ["Tangle"]),
+    // `chapter preview`: watch the chapter files, rebuild, re-run, serve the live page.
+    .target(name: "ChapterPreview", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")]),
     .executableTarget(
       name: "chapter",
       dependencies: [
-        "Chapters", "Notebook", "ChapterFormat", "Engine", "D2L",
+        "Chapters", "Notebook", "ChapterFormat", "Engine", "D2L", "ChapterPreview",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -94,6 +99,9 @@ let package = Package(
     .testTarget(name: "ChapterFormatTests", dependencies: ["ChapterFormat"]),
     .testTarget(name: "NotebookTests", dependencies: ["Notebook", "ChapterFormat"]),
     .testTarget(name: "ChapterCLITests", dependencies: ["Notebook"]),
+    .testTarget(
+      name: "ChapterPreviewTests",
+      dependencies: ["ChapterPreview", .product(name: "FlyingFox", package: "FlyingFox")]),
     .testTarget(
       name: "D2LTests", dependencies: ["D2L", "Engine", "Datasets", "Notebook", "ChapterFormat"]),
   ]

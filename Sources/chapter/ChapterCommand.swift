@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChapterFormat
+import ChapterPreview
 import Chapters
 import D2L
 import Foundation
@@ -18,7 +19,7 @@ struct Chapter: ParsableCommand {
     abstract: "Run the sections of 'Dive into Deep Learning', chapter 7, and write their reports.",
     subcommands: [
       Run.self, Build.self, Check.self, Sweep.self, List.self, Show.self, Cache.self,
-      Bench.self, CrossCheck.self,
+      Bench.self, CrossCheck.self, PreviewCommand.self,
     ])
 
   static func main() {
@@ -65,6 +66,79 @@ struct Run: ParsableCommand {
       FileHandle.standardError.write(Data(note.utf8))
     }
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+  }
+}
+
+/// `chapter preview 7.5`: the section's report on http://127.0.0.1:PORT/, rebuilt and re-run
+/// on every save of a chapter file (see `PreviewController`). The rebuild reuses the build
+/// folder and configuration this binary comes from, and the chapters' folder it was built
+/// from, so the preview always runs the code a plain `swift build` would make of the files.
+struct PreviewCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "preview",
+    abstract: "Serve a section's report on 127.0.0.1 and re-run the section on every save of Chapters/*.md.")
+
+  @OptionGroup var choice: SectionChoice
+
+  @Option(help: "Port on 127.0.0.1 (0: any free one).")
+  var port: Int = 7070
+
+  @Option(
+    name: .customLong("seed"), parsing: .unconditional,
+    help: "Seed of weight init, shuffling and dropout.", transform: parseSeed)
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads for the engine (default: all cores).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  @Option(help: "Folder of the reports, which the preview serves.")
+  var output: String = "Output"
+
+  @Flag(help: "Train every network, even those whose result is in the training cache.")
+  var noCache = false
+
+  @Option(help: "Stop a run when one cell has run this many seconds.")
+  var cellTimeout: Double?
+
+  func validate() throws {
+    guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    if let cellTimeout, !(cellTimeout > 0 && cellTimeout.isFinite) {
+      throw ValidationError("--cell-timeout must be a number of seconds above 0")
+    }
+  }
+
+  func run() throws {
+    let catalog = SectionCatalog(Chapters.allSections)
+    let program = try catalog.find(choice.section)
+    let outputFolder = URL(fileURLWithPath: output).standardizedFileURL.path
+    // The same checks as `chapter run` (profile, --set, --variant) before serving anything.
+    var options = RunOptions(
+      profile: choice.profile, seed: seed, threads: threads, outputDirectory: outputFolder,
+      quiet: true, sections: catalog.links())
+    try choice.apply(to: &options)
+    _ = try SectionRunner.plan(program, options: options)
+
+    var arguments = ["--seed", String(seed), "--threads", String(threads), "--output", outputFolder]
+    if let profile = choice.profile { arguments += ["--profile", profile] }
+    for set in choice.sets { arguments += ["--set", set] }
+    if let variant = choice.variant { arguments += ["--variant", variant] }
+    if noCache { arguments.append("--no-cache") }
+    if let cellTimeout { arguments += ["--cell-timeout", String(cellTimeout)] }
+    let link = catalog.links().first { $0.slug == program.slug }
+    do {
+      let build = try PreviewBuild.locate(chapterFile: program.sourcePath)
+      let settings = PreviewSettings(
+        packageRoot: build.packageRoot, section: program.number,
+        title: program.number + " " + (link?.title ?? program.shortSlug),
+        reportName: program.slug + ".html", runArguments: arguments, swift: build.swift,
+        scratchPath: build.scratchPath, configuration: build.configuration,
+        outputFolder: outputFolder)
+      try PreviewSession.serve(settings, port: UInt16(port))
+    } catch let error as PreviewError {
+      FileHandle.standardError.write(Data(("chapter: " + error.description + "\n").utf8))
+      throw ExitCode(2)
+    }
   }
 }
 

@@ -70,11 +70,23 @@ enum CLI {
 
   /// A copy of the package (its tracked files) in `folder`, with `edit` applied to the
   /// chapter file `chapter`, and its `chapter` built there in debug mode: an edited chapter
-  /// means a rebuilt binary, the chapters being compiled in. The build resolves nothing:
-  /// it reuses this test build's resolved dependencies. Returns the binary.
+  /// means a rebuilt binary, the chapters being compiled in. Returns the binary.
   static func buildEditedCopy(
     in folder: URL, chapter: String, edit: (String) -> String
   ) throws -> URL {
+    try buildCopy(in: folder) { copy in
+      let file = copy.appendingPathComponent("Chapters/" + chapter)
+      let original = try String(contentsOf: file, encoding: .utf8)
+      let edited = edit(original)
+      guard edited != original else { throw HarnessError(message: "the edit changed nothing in \(chapter)") }
+      try edited.write(to: file, atomically: true, encoding: .utf8)
+    }
+  }
+
+  /// A copy of the package's tracked files in `folder/package`, changed by `prepare`, and
+  /// its `chapter` built in debug mode in `folder/scratch`. The build resolves nothing: it
+  /// reuses this test build's resolved dependencies. Returns the binary.
+  static func buildCopy(in folder: URL, prepare: (URL) throws -> Void = { _ in }) throws -> URL {
     let fm = FileManager.default
     let copy = folder.appendingPathComponent("package")
     let env = URL(fileURLWithPath: "/usr/bin/env")
@@ -86,11 +98,7 @@ enum CLI {
       try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
       try fm.copyItem(at: packageRoot.appendingPathComponent(path), to: target)
     }
-    let file = copy.appendingPathComponent("Chapters/" + chapter)
-    let original = try String(contentsOf: file, encoding: .utf8)
-    let edited = edit(original)
-    guard edited != original else { throw HarnessError(message: "the edit changed nothing in \(chapter)") }
-    try edited.write(to: file, atomically: true, encoding: .utf8)
+    try prepare(copy)
     // This build's checkouts, so that the copy's build fetches nothing.
     let scratch = folder.appendingPathComponent("scratch")
     let testScratch = executable.deletingLastPathComponent().deletingLastPathComponent()
@@ -100,15 +108,18 @@ enum CLI {
       try fm.copyItem(
         at: testScratch.appendingPathComponent(name), to: scratch.appendingPathComponent(name))
     }
-    // The toolchain `make test` runs (its SWIFT), else the one on the PATH.
-    let swift = ProcessInfo.processInfo.environment["SWIFT"].flatMap { $0.isEmpty ? nil : $0 } ?? "swift"
     let build = try run(
       [swift, "build", "--product", "chapter", "--scratch-path", scratch.path,
        "--disable-automatic-resolution"], executable: env, in: copy)
     guard build.exitCode == 0 else {
-      throw HarnessError(message: "building the edited copy failed:\n\(build.stdout)\n\(build.stderr)")
+      throw HarnessError(message: "building the copy failed:\n\(build.stdout)\n\(build.stderr)")
     }
     return scratch.appendingPathComponent("debug/chapter")
+  }
+
+  /// The toolchain `make test` runs (its SWIFT), else the one on the PATH.
+  static var swift: String {
+    ProcessInfo.processInfo.environment["SWIFT"].flatMap { $0.isEmpty ? nil : $0 } ?? "swift"
   }
 
   static func temporaryDirectory() throws -> URL {

@@ -1,0 +1,149 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Where the running `chapter` binary was built, which the preview rebuilds in place.
+public struct PreviewBuild: Sendable {
+  public var packageRoot: String
+  public var scratchPath: String
+  public var configuration: String
+  public var swift: String
+
+  /// Reads the package from the chapter file's compiled-in path (`…/Chapters/X.md`), and
+  /// the build folder from this executable's path (`SCRATCH[/TRIPLE]/CONFIGURATION/chapter`).
+  /// The toolchain is `$SWIFT`, else `swift` on the `PATH`, else `/opt/swift/usr/bin/swift`.
+  /// - Throws: `PreviewError` when one of them is missing.
+  public static func locate(chapterFile: String) throws -> PreviewBuild {
+    let fm = FileManager.default
+    let root = URL(fileURLWithPath: chapterFile).deletingLastPathComponent()
+      .deletingLastPathComponent().path
+    guard fm.fileExists(atPath: root + "/Package.swift"), fm.fileExists(atPath: root + "/Chapters")
+    else {
+      throw PreviewError(
+        "this binary was built from \(root), which has no Package.swift and Chapters/ any more; "
+          + "build the package again where it is now")
+    }
+    guard let executable = ServedFolder.realPath("/proc/self/exe") ?? Bundle.main.executablePath
+    else { throw PreviewError("cannot tell where this executable lies") }
+    let configurationFolder = URL(fileURLWithPath: executable).deletingLastPathComponent()
+    let configuration = configurationFolder.lastPathComponent
+    var scratch = configurationFolder.deletingLastPathComponent()
+    // SwiftPM builds into SCRATCH/TRIPLE/CONFIGURATION and links SCRATCH/CONFIGURATION to it.
+    if !fm.fileExists(atPath: scratch.appendingPathComponent("workspace-state.json").path) {
+      scratch = scratch.deletingLastPathComponent()
+    }
+    guard ["debug", "release"].contains(configuration),
+      fm.fileExists(atPath: scratch.appendingPathComponent("workspace-state.json").path)
+    else {
+      throw PreviewError(
+        "chapter preview rebuilds the binary it runs from, but \(executable) is not in a "
+          + "SwiftPM build folder; run it as .build/release/chapter (after `make build`)")
+    }
+    guard let swift = findSwift() else {
+      throw PreviewError(
+        "chapter preview needs the Swift toolchain to rebuild the chapters: set SWIFT, or put "
+          + "swift on the PATH")
+    }
+    return PreviewBuild(
+      packageRoot: root, scratchPath: scratch.path, configuration: configuration, swift: swift)
+  }
+
+  static func findSwift() -> String? {
+    let environment = ProcessInfo.processInfo.environment
+    if let swift = environment["SWIFT"], !swift.isEmpty {
+      return swift.contains("/") ? swift : search(swift, in: environment["PATH"] ?? "")
+    }
+    if let found = search("swift", in: environment["PATH"] ?? "") { return found }
+    let fallback = "/opt/swift/usr/bin/swift"
+    return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
+  }
+
+  static func search(_ name: String, in path: String) -> String? {
+    for folder in path.split(separator: ":") {
+      let candidate = folder + "/" + name
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+  }
+}
+
+/// `chapter preview`: starts the server, prints its address, rebuilds and re-runs on every
+/// save, and stops on Ctrl-C (SIGINT) or SIGTERM after the run in progress has stopped.
+public enum PreviewSession {
+  /// Serves until interrupted.
+  /// - Throws: `PreviewError` when the port is taken or the server cannot start.
+  public static func serve(_ settings: PreviewSettings, port: UInt16) throws {
+    // A page that closes its connection mid-write must not end the process.
+    signal(SIGPIPE, SIG_IGN)
+    let channel = LiveChannel()
+    let server = try PreviewServer(settings: settings, channel: channel, port: port)
+    let listening: UInt16
+    do {
+      listening = try waitFor { try await server.start() }
+    } catch {
+      if PreviewServer.isAddressInUse(error) {
+        throw PreviewError(
+          "port \(port) on 127.0.0.1 is taken (by another preview or server?); choose "
+            + "another with --port, or --port 0 for any free one")
+      }
+      throw PreviewError("cannot serve on 127.0.0.1:\(port): \(error)")
+    }
+    say("chapter preview: \(settings.title) on http://127.0.0.1:\(listening)/")
+    say(
+      "chapter preview: watching \(settings.packageRoot)/Chapters/*.md; each save rebuilds "
+        + "and re-runs the section. Ctrl-C stops.")
+    let controller = try PreviewController(settings: settings, channel: channel) { line in
+      say(timestamp() + " " + line)
+    }
+
+    let stop = DispatchSemaphore(value: 0)
+    var sources: [DispatchSourceSignal] = []
+    for signo in [SIGINT, SIGTERM] {
+      signal(signo, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+      source.setEventHandler { stop.signal() }
+      source.resume()
+      sources.append(source)
+    }
+    controller.start()
+    stop.wait()
+    say("chapter preview: stopping (the reports stay as the last complete run wrote them)")
+    controller.stop()
+    try? waitFor { await server.stop() }
+    for source in sources { source.cancel() }
+    say("chapter preview: stopped")
+  }
+
+  static func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+  }
+
+  static func timestamp() -> String {
+    let formatter = DateFormatter()
+    formatter.dateFormat = "HH:mm:ss"
+    return formatter.string(from: Date())
+  }
+
+  /// Runs `body` on the concurrency pool and blocks this thread (the main one, which the
+  /// pool does not use) until it returns.
+  static func waitFor<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let box = ResultBox<T>()
+    Task {
+      do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+      done.signal()
+    }
+    done.wait()
+    return try box.result!.get()
+  }
+}
+
+/// Carries a task's result to the thread that waits for it (written before the semaphore
+/// is signalled, read after it is waited for).
+final class ResultBox<T>: @unchecked Sendable {
+  var result: Result<T, Error>?
+}
