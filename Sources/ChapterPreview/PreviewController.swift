@@ -166,7 +166,7 @@ public final class PreviewController: @unchecked Sendable {
     }
     if built.stopped {
       channel.publish("run-ended", ["cycle": cycle, "cancelled": true, "exitCode": Int(built.status)])
-      log("build stopped: a newer save replaces it")
+      log(isStopping ? "build stopped" : "build stopped: a newer save replaces it")
       return
     }
     guard built.status == 0 else {
@@ -234,7 +234,7 @@ public final class PreviewController: @unchecked Sendable {
         "diagnostics": diagnostics.map(\.json),
       ])
     if outcome.stopped {
-      log("run stopped: a newer save replaces it")
+      log(isStopping ? "run stopped after its last batch" : "run stopped: a newer save replaces it")
     } else if outcome.status == 0 {
       log(String(format: "done in %.1f s: %@/%@", seconds, settings.outputFolder, settings.reportName))
     } else {

@@ -162,7 +162,9 @@ extension PreviewPage {
           if (m.status !== 'ok') {
             showProblems('Cell ' + m.id + ' failed (line ' + m.line + ')', [preBlock(m.message || m.output || '', 'cell-message')]);
           }
-          setStatus('cell ' + (index || cells.children.length) + ' of ' + (cellIds.length || '?') + ' done: ' + m.id, 'busy');
+          // The next cell is the one running now (a training, often).
+          const next = cellIds[index];
+          if (next !== undefined) setStatus('running cell ' + (index + 1) + ' of ' + cellIds.length + ': ' + next, 'busy');
         },
         progress(m) {
           const s = series(m.network);
@@ -185,6 +187,7 @@ extension PreviewPage {
         report(m) {
           const name = String(m.html).split('/').pop();
           frame.src = '/report/' + encodeURIComponent(name) + '?cycle=' + cycle;
+          frame.hidden = false;
           $('no-report').hidden = true;
           document.body.dataset.reportCycle = String(cycle);
         },
@@ -261,6 +264,7 @@ extension PreviewPage {
     .cell.failed .cell-id { color: #c62828; }
     #report { display: block; width: calc(100% - 2.4rem); height: 80vh; margin: .8rem 1.2rem 1.2rem; border: 1px solid var(--line);
               border-radius: 6px; background: #fff; }
+    #report[hidden] { display: none; }
     #no-report { margin: .8rem 1.2rem; color: var(--muted); }
 
     """

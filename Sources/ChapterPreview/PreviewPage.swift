@@ -49,8 +49,8 @@ struct PreviewPage: Sendable {
       <div id="curves"></div>
       <details id="cell-outputs"><summary>cell outputs (<span id="cell-count">0</span>)</summary><ol id="cells"></ol></details>
       </section>
-      <iframe id="report" title="the section's report"\(frameSource)></iframe>
       <p id="no-report"\(reportExists ? " hidden" : "")>No report yet: the first run writes it.</p>
+      <iframe id="report" title="the section's report"\(frameSource)\(reportExists ? "" : " hidden")></iframe>
       </body>
       </html>
 

@@ -281,7 +281,7 @@ def main():
         edit(chapter, TRAIN_LINE, TRAIN_LINE.replace("lr = 1.0", "lr = 0.25")
              + '\nprint("<img src=x onerror=\\"window.__pwned=1\\">")')
         browser.wait_for("+document.body.dataset.cycle === 2 && "
-                         "document.getElementById('status').textContent.startsWith('cell')",
+                         "document.getElementById('status').textContent.startsWith('running cell')",
                          120, "the edited run to start its cells")
         mark = len(preview.lines)
         with open(chapter, "a") as f:
