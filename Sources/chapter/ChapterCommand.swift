@@ -102,10 +102,7 @@ struct PreviewCommand: ParsableCommand {
 
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-    if let cellTimeout, !(cellTimeout > 0 && cellTimeout.isFinite) {
-      throw ValidationError("--cell-timeout must be a number of seconds above 0")
-    }
+    try RunFlags.validate(threads: threads, cellTimeout: cellTimeout)
   }
 
   func run() throws {
@@ -627,7 +624,7 @@ struct RunFlags: ParsableArguments {
   var events: String?
 
   func validate() throws {
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    try Self.validate(threads: threads, cellTimeout: cellTimeout)
     guard seeds.values.count == 1 || allowsSeedList else {
       throw ValidationError("--seed takes one seed here; `chapter sweep` runs a list of them")
     }
@@ -635,6 +632,11 @@ struct RunFlags: ParsableArguments {
       // One file per run: `build` and `sweep` run several, which would overwrite each other's.
       throw ValidationError("--events is for `chapter run` (one section, one run)")
     }
+  }
+
+  /// The checks of `--threads` and `--cell-timeout`, which `chapter preview` shares.
+  static func validate(threads: Int, cellTimeout: Double?) throws {
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     if let cellTimeout, !(cellTimeout > 0 && cellTimeout.isFinite) {
       throw ValidationError("--cell-timeout must be a number of seconds above 0")
     }
