@@ -138,6 +138,7 @@ extension PreviewPage {
           cells.replaceChildren();
           cellCount.textContent = '0';
           progressLine.textContent = '';
+          delete progressLine.dataset.last;
           setStatus(m.reason + ': building…', 'busy');
         },
         'build-failed'(m) {
@@ -172,6 +173,8 @@ extension PreviewPage {
           progressLine.textContent = m.network + ': epoch ' + m.epoch + '/' + m.epochs + ' · batch ' + m.batch + '/' +
             m.batches + ' · ' + Math.round(m.examplesPerSecond || 0).toLocaleString('en') + ' examples/s · loss ' +
             (m.loss === null ? '?' : Number(m.loss).toFixed(3)) + ' · ETA ' + seconds(m.etaSeconds);
+          // Kept after the epoch's test line replaces the text (the tests read it).
+          progressLine.dataset.last = progressLine.textContent;
         },
         point(m) {
           const s = series(m.network);

@@ -217,11 +217,21 @@ PAGE_STATE = """JSON.stringify({
   cellText: document.getElementById('cells').textContent,
   cellImages: document.querySelectorAll('#cells img').length,
   pwned: window.__pwned || null,
+  progress: document.getElementById('progress').dataset.last || null,
 })"""
 
 
 def state(browser):
     return json.loads(browser.evaluate(PAGE_STATE))
+
+
+def wait_for_report(browser, cycle, what):
+    """Waits for the frame to hold cycle's report, loaded. Not just any loaded document with a
+    parameters table: right after the page sets the frame's new address, the frame still holds
+    the previous cycle's report, and it is replaced a moment later."""
+    browser.wait_for("(() => { const d = document.getElementById('report').contentDocument;"
+                     f" return d && d.location.search.includes('cycle={cycle}') && d.readyState === 'complete'"
+                     " && d.querySelector('table.params'); })()", 30, what)
 
 
 def main():
@@ -270,9 +280,18 @@ def main():
         browser = Browser(url)
         browser.wait_for("document.body.dataset.reportCycle === '1' && "
                          "document.getElementById('status').dataset.kind === 'ok'", 180, "the first run")
+        wait_for_report(browser, 1, "the first run's report in the frame")
         browser.evaluate("window.__previewMarker = 'same page'; true")
         first = state(browser)
-        check(first["points"] and first["points"][0] >= 5, f"the first run's curve: {first}")
+        # Point by point as the report's curve has them (the book's rule: every batches/5
+        # batches; at smoke an epoch is 8 batches, so a point after each).
+        def report_curve_length():
+            with open(os.path.join(output, "7.5-batch-norm.json")) as f:
+                return len(json.load(f)["trainings"][0]["trainingCurve"])
+        check(first["points"] and first["points"][0] == report_curve_length() == 8,
+              f"the first run's curve: {first}, the report's: {report_curve_length()} points")
+        check(re.search(r"epoch 1/1 · batch 8/8 · [\d,]+ examples/s · loss \d\.\d+ · ETA ", first["progress"] or ""),
+              f"no training progress in the page: {first['progress']}")
         check(first["params"] and "lr" in first["params"], f"no parameters table in the report: {first}")
         shot("first-run")
 
@@ -289,13 +308,11 @@ def main():
         preview.wait_for_line(r"run stopped: a newer save replaces it", 60, start=mark)
         browser.wait_for("+document.body.dataset.cycle === 3 && document.body.dataset.reportCycle === '3' && "
                          "document.getElementById('status').dataset.kind === 'ok'", 180, "the third run")
-        browser.wait_for("(() => { const d = document.getElementById('report').contentDocument;"
-                         " return d && d.readyState === 'complete' && d.querySelector('table.params'); })()",
-                         30, "the new report in the frame")
+        wait_for_report(browser, 3, "the third run's report in the frame")
         edited = state(browser)
         check(edited["marker"] == "same page", f"the page was reloaded: {edited}")
         check(re.search(r"lr\s+0\.25", edited["params"] or ""), f"lr = 0.25 not in the parameters table: {edited['params']}")
-        check(edited["points"] and edited["points"][0] >= 5, f"no new curve: {edited}")
+        check(edited["points"] and edited["points"][0] == report_curve_length(), f"no new curve: {edited}")
         check(edited["reportFigures"] >= 1, f"the new report has no figure: {edited}")
         check("<img src=x onerror=" in edited["cellText"] and edited["cellImages"] == 0 and not edited["pwned"],
               f"a cell's markup was not shown as text: {edited}")
