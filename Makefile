@@ -17,11 +17,12 @@ test-deps:
 	@sh scripts/install-deps.sh chromium python3
 
 build: deps
-	$(SWIFT) build -c release --product chapter
+	SWIFT=$(SWIFT) sh scripts/swift-build.sh -c release --product chapter
 
 run: build
 	.build/release/chapter run $(SECTION) --profile $(PROFILE) $(ARGS)
 
+# scripts/swift-build.sh builds again once when SwiftPM itself crashes (see there).
 # Tests build in their own folder: they need -enable-testing, and sharing
 # .build would rebuild everything each time one switches between run and test.
 # They get SWIFT: one of them builds an edited copy of the package (debug, ~2 min).
@@ -33,7 +34,7 @@ run: build
 CROSSCHECK = python3 scripts/crosscheck-pytorch.py --chapter .build-test/release/chapter
 
 test: test-deps
-	$(SWIFT) build -c release --scratch-path .build-test -Xswiftc -enable-testing --build-tests
+	SWIFT=$(SWIFT) sh scripts/swift-build.sh -c release --scratch-path .build-test -Xswiftc -enable-testing --build-tests
 	SWIFT=$(SWIFT) $(SWIFT) test -c release --scratch-path .build-test -Xswiftc -enable-testing --skip-build
 	SWIFT=$(SWIFT) sh scripts/fuzz.sh 45
 	$(CROSSCHECK) --models lenet-bn --perturb bn-eps --expect-failure

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-45}
 SWIFT=${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}
 
-CHAPTER_FUZZ=1 "$SWIFT" build -c release --scratch-path .build-fuzz --product fuzz-parsers \
+CHAPTER_FUZZ=1 SWIFT="$SWIFT" sh scripts/swift-build.sh -c release --scratch-path .build-fuzz --product fuzz-parsers \
   -Xswiftc -sanitize=fuzzer -Xswiftc -enable-testing -Xswiftc -use-ld=lld
 
 work=$(mktemp -d)
