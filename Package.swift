@@ -63,7 +63,7 @@ let package = Package(
       ]),
     // What the book's `d2l` package gives its cells: data loading, train_ch6, plots.
     .target(
-      name: "D2L", dependencies: ["Engine", "Datasets", "Notebook"], swiftSettings: kernelSettings,
+      name: "D2L", dependencies: ["Common", "Engine", "Datasets", "Notebook"], swiftSettings: kernelSettings,
       plugins: ["EngineIdentity"]),
     // Host tool run by the Tangle plugin: Chapters/*.md -> Swift.
     .executableTarget(name: "Tangler", dependencies: ["ChapterFormat"]),
@@ -80,7 +80,9 @@ let package = Package(
       name: "Chapters", dependencies: ["Engine", "D2L", "Notebook"],
       swiftSettings: [.unsafeFlags(cpuFlags), .swiftLanguageMode(.v5)], plugins: ["Tangle"]),
     // `chapter preview`: watch the chapter files, rebuild, re-run, serve the live page.
-    .target(name: "ChapterPreview", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")]),
+    .target(
+      name: "ChapterPreview",
+      dependencies: ["Common", .product(name: "FlyingFox", package: "FlyingFox")]),
     .executableTarget(
       name: "chapter",
       dependencies: [
@@ -97,7 +99,7 @@ let package = Package(
     .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: kernelSettings),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     .testTarget(name: "ChapterFormatTests", dependencies: ["ChapterFormat"]),
-    .testTarget(name: "NotebookTests", dependencies: ["Notebook", "ChapterFormat"]),
+    .testTarget(name: "NotebookTests", dependencies: ["Notebook", "ChapterFormat", "Common"]),
     .testTarget(name: "ChapterCLITests", dependencies: ["Notebook"]),
     .testTarget(
       name: "ChapterPreviewTests",

@@ -12,8 +12,12 @@ import sys
 WHEELS = "/opt/wheels/torch-*.whl"
 
 
+def has_module(python, module):
+    return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
 def has_torch(python):
-    return subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
+    return has_module(python, "torch")
 
 
 def torch_python(venv, explicit=None, extra_packages=()):
@@ -24,6 +28,15 @@ def torch_python(venv, explicit=None, extra_packages=()):
         return None, f"{explicit} cannot import torch"
     python = os.path.join(venv, "bin", "python")
     if os.path.exists(python) and has_torch(python):
+        # A venv another script made may lack this one's extras (numpy): add them to it.
+        missing = [p for p in extra_packages if not has_module(python, p)]
+        if missing:
+            print(f"installing {' '.join(missing)} into {venv} ...", file=sys.stderr, flush=True)
+            r = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                                *missing], capture_output=True, text=True)
+            if r.returncode != 0:
+                tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
+                return None, f"installing {' '.join(missing)} into {venv} failed: " + " / ".join(tail)
         return python, None
     if has_torch(sys.executable):
         return sys.executable, None

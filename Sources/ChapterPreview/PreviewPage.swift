@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// The page the preview serves at `/`: a status line, the problems of the last save (a
@@ -23,21 +24,21 @@ struct PreviewPage: Sendable {
     + "frame-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 
   func html(reportExists: Bool) -> String {
-    let frameSource = reportExists ? " src=\"/report/\(Self.escape(reportPath))\"" : ""
+    let frameSource = reportExists ? " src=\"/report/\(HTML.escape(reportPath))\"" : ""
     return """
       <!DOCTYPE html>
       <html lang="en">
       <head>
       <meta charset="utf-8">
       <meta name="viewport" content="width=device-width, initial-scale=1">
-      <title>preview · \(Self.escape(title))</title>
+      <title>preview · \(HTML.escape(title))</title>
       <link rel="icon" href="data:,">
       <link rel="stylesheet" href="/_preview/app.css">
       <script src="/_preview/app.js" defer></script>
       </head>
       <body data-cycle="0" data-report-cycle="0">
       <header>
-      <h1>\(Self.escape(title))</h1>
+      <h1>\(HTML.escape(title))</h1>
       <p id="status" role="status">connecting to the preview…</p>
       </header>
       <section id="problems" hidden>
@@ -55,20 +56,5 @@ struct PreviewPage: Sendable {
       </html>
 
       """
-  }
-
-  static func escape(_ text: String) -> String {
-    var out = ""
-    for c in text {
-      switch c {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&#39;"
-      default: out.append(c)
-      }
-    }
-    return out
   }
 }

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 #if canImport(Glibc)
@@ -100,9 +101,9 @@ public enum PreviewSession {
       say(timestamp() + " " + line)
     }
 
-    StopSignal.install()
+    Interruption.install()
     controller.start()
-    while !StopSignal.arrived { usleep(100_000) }
+    while !Interruption.requested { usleep(100_000) }
     say("chapter preview: stopping (the reports stay as the last complete run wrote them)")
     controller.stop()
     try? waitFor { await server.stop() }
@@ -131,34 +132,6 @@ public enum PreviewSession {
     done.wait()
     return try box.result!.get()
   }
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM: the handler only raises a flag, which the main thread polls.
-/// A handler, not `SIG_IGN` with a dispatch source: an ignored signal stays ignored in the
-/// programs the preview starts (`swift build` would then not stop on SIGTERM), while a
-/// handled one is reset to its default action when they start.
-enum StopSignal {
-  // Safe: one word, written by the handler (async-signal-safe) and read by the main thread.
-  nonisolated(unsafe) private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
-    let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
-    p.initialize(to: 0)
-    return p
-  }()
-
-  static func install() {
-    _ = flag
-    // A parent may have started us with them blocked (the mask is inherited).
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    for signo in [SIGINT, SIGTERM] {
-      signal(signo) { _ in StopSignal.flag.pointee = 1 }
-    }
-  }
-
-  static var arrived: Bool { flag.pointee != 0 }
 }
 
 /// Carries a task's result to the thread that waits for it (written before the semaphore

@@ -1,3 +1,4 @@
+import Common
 import Datasets
 import Engine
 import Foundation

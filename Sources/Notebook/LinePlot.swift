@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// A small, self-contained SVG line chart in the style of d2l's training plots: an x axis of

@@ -1,4 +1,5 @@
 import CCmark
+import Common
 import Foundation
 
 /// Prose to HTML with cmark, and the headings found on the way (for the table of contents).

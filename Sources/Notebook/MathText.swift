@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// TeX math in prose (`$...$` inline, `$$...$$` on its own) rendered as HTML

@@ -1,4 +1,5 @@
 import ChapterFormat
+import Common
 import Foundation
 
 /// What a run produced and how the command should exit.

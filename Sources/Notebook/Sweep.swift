@@ -1,4 +1,5 @@
 import ChapterFormat
+import Common
 import Foundation
 
 /// `chapter sweep 7.5 --set lr=0.1,0.5,1.0 --set batchSize=128,256 [--variant base,without-bn]

@@ -1,3 +1,5 @@
+import Common
+
 /// Swift syntax highlighting for the HTML report, with no script: a small tokenizer that
 /// wraps keywords, strings, numbers, comments, types and attributes in `<span class=...>`.
 /// It only has to look right for the code of our chapters, not to parse Swift.

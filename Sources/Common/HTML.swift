@@ -1,7 +1,7 @@
 /// Escaping for HTML and XML text and attribute values.
-enum HTML {
+public enum HTML {
   /// Escapes `& < > " '`: safe in text and in quoted attributes of HTML and SVG.
-  static func escape(_ s: String) -> String {
+  public static func escape(_ s: String) -> String {
     // Most text has nothing to escape: it is returned as it is, not copied.
     guard s.utf8.contains(where: needsEscaping) else { return s }
     var out = ""
@@ -11,7 +11,7 @@ enum HTML {
   }
 
   /// Appends `ch` to `out`, escaped as `escape` does.
-  static func append(_ ch: Unicode.Scalar, escapedTo out: inout String) {
+  public static func append(_ ch: Unicode.Scalar, escapedTo out: inout String) {
     switch ch {
     case "&": out += "&amp;"
     case "<": out += "&lt;"
@@ -29,7 +29,7 @@ enum HTML {
   }
 
   /// Undoes `escape` (the five entities it writes; others stay as they are).
-  static func unescape(_ s: String) -> String {
+  public static func unescape(_ s: String) -> String {
     guard s.utf8.contains(UInt8(ascii: "&")) else { return s }
     let entities: [(String, String)] = [
       ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"),

@@ -1,13 +1,17 @@
 import Foundation
 
-/// Ctrl-C (SIGINT) and SIGTERM during a run: the first one only raises a flag, which training
-/// polls after every batch, so that it can stop cleanly, save a checkpoint and tell the reader
-/// how to resume. A second signal ends the process at once, as the default action would.
+/// Ctrl-C (SIGINT) and SIGTERM: the first one only raises a flag, which the program polls
+/// (training after every batch, so that it can stop cleanly, save a checkpoint and tell the
+/// reader how to resume; `chapter preview` every 100 ms). A second signal ends the process
+/// at once, as the default action would.
+///
+/// A handler, not `SIG_IGN` with a dispatch source: an ignored signal stays ignored in the
+/// programs this one starts, while a handled one is reset to its default action in them.
 ///
 /// The flag lives in memory allocated before the handler is installed: the handler itself
 /// only stores a word, which is async-signal-safe.
 public enum Interruption {
-  // Safe: a single word, written by the handler and read by training (sig_atomic_t).
+  // Safe: a single word, written by the handler and read by the polling thread (sig_atomic_t).
   nonisolated(unsafe) private static let flag: UnsafeMutablePointer<sig_atomic_t> = {
     let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
     p.initialize(to: 0)
@@ -59,36 +63,4 @@ public enum Interruption {
 
   /// Clears the flag (the next section of a build starts afresh only when nothing arrived).
   public static func clear() { flag.pointee = 0 }
-}
-
-/// A run stopped by SIGINT or SIGTERM. Training throws it after saving a checkpoint; the
-/// runner then writes no report (those already written stay as they were) and exits 1.
-public struct RunInterrupted: Error, CustomStringConvertible {
-  /// The signal, as `Interruption.signalName` gives it.
-  public var signal: String
-  /// Where training stood and where its state was saved, if training was running.
-  public var network: String?
-  public var epoch: Int?
-  public var batch: Int?
-  public var checkpointPath: String?
-
-  public init(
-    signal: String, network: String? = nil, epoch: Int? = nil, batch: Int? = nil,
-    checkpointPath: String? = nil
-  ) {
-    self.signal = signal
-    self.network = network
-    self.epoch = epoch
-    self.batch = batch
-    self.checkpointPath = checkpointPath
-  }
-
-  public var description: String {
-    var text = "interrupted by \(signal)"
-    if let network, let epoch, let batch {
-      text += " while training \(network) (epoch \(epoch), after batch \(batch))"
-    }
-    if let checkpointPath { text += "; its state is saved in \(checkpointPath)" }
-    return text
-  }
 }
