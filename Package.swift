@@ -27,6 +27,7 @@ let package = Package(
   platforms: [.macOS(.v14)],
   products: [
     .executable(name: "chapter", targets: ["chapter"]),
+    .executable(name: "chapter-preview", targets: ["chapter-preview"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -80,13 +81,18 @@ let package = Package(
       name: "Chapters", dependencies: ["Engine", "D2L", "Notebook"],
       swiftSettings: [.unsafeFlags(cpuFlags), .swiftLanguageMode(.v5)], plugins: ["Tangle"]),
     // `chapter preview`: watch the chapter files, rebuild, re-run, serve the live page.
+    // What `chapter` needs of the preview: its settings, where it builds, how it starts the
+    // server (a program of its own: FlyingFox links FoundationNetworking, whose libraries
+    // would load at every start of `chapter`).
+    .target(name: "PreviewSetup"),
     .target(
       name: "ChapterPreview",
-      dependencies: ["Common", .product(name: "FlyingFox", package: "FlyingFox")]),
+      dependencies: ["Common", "PreviewSetup", .product(name: "FlyingFox", package: "FlyingFox")]),
+    .executableTarget(name: "chapter-preview", dependencies: ["ChapterPreview", "PreviewSetup"]),
     .executableTarget(
       name: "chapter",
       dependencies: [
-        "Chapters", "Notebook", "ChapterFormat", "Engine", "D2L", "ChapterPreview",
+        "Chapters", "Notebook", "ChapterFormat", "Engine", "D2L", "PreviewSetup",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -1,6 +1,7 @@
 import FlyingFox
 import FlyingSocks
 import Foundation
+import PreviewSetup
 
 /// The preview's HTTP server, on 127.0.0.1 only (FlyingFox).
 ///

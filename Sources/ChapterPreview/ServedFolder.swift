@@ -1,4 +1,5 @@
 import Foundation
+import PreviewSetup
 
 #if canImport(Glibc)
   import Glibc
@@ -58,11 +59,4 @@ public struct ServedFolder: Sendable {
     defer { free(resolved) }
     return String(cString: resolved)
   }
-}
-
-/// A problem the preview reports to its user and stops on (exit 2): bad input or an
-/// environment it cannot work in.
-public struct PreviewError: Error, CustomStringConvertible {
-  public var description: String
-  public init(_ description: String) { self.description = description }
 }

@@ -1,11 +1,11 @@
 import ArgumentParser
 import ChapterFormat
-import ChapterPreview
 import Chapters
 import D2L
 import Foundation
 import Engine
 import Notebook
+import PreviewSetup
 
 /// `chapter`: runs the sections of the chapter and lists them. All logic lives in Notebook;
 /// this file parses arguments and maps errors to exit codes (0 ok, 1 a cell failed, 2 bad
@@ -131,7 +131,7 @@ struct PreviewCommand: ParsableCommand {
         reportName: program.slug + ".html", runArguments: arguments, swift: build.swift,
         scratchPath: build.scratchPath, configuration: build.configuration,
         outputFolder: outputFolder)
-      try PreviewSession.serve(settings, port: UInt16(port))
+      try PreviewLaunch.exec(settings, port: UInt16(port))
     } catch let error as PreviewError {
       FileHandle.standardError.write(Data(("chapter: " + error.description + "\n").utf8))
       throw ExitCode(2)

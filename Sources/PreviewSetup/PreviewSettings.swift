@@ -1,0 +1,48 @@
+import Foundation
+
+/// What `chapter preview` builds, runs and serves.
+public struct PreviewSettings: Codable, Sendable {
+  /// The package's folder (Package.swift, Chapters/).
+  public var packageRoot: String
+  /// The section as `chapter run` takes it (7.5, a slug or a path).
+  public var section: String
+  /// The section's number and title, for the page's heading.
+  public var title: String
+  /// The report's file name in the output folder (`7.5-batch-norm.html`).
+  public var reportName: String
+  /// What follows `chapter run SECTION` (profile, --set, --variant, seed, threads, output).
+  public var runArguments: [String]
+  /// The Swift toolchain's `swift`, and where and how the running binary was built: the
+  /// rebuild uses the same scratch folder and configuration, so it only recompiles what a
+  /// save changed.
+  public var swift: String
+  public var scratchPath: String
+  public var configuration: String
+  public var outputFolder: String
+
+  public init(
+    packageRoot: String, section: String, title: String, reportName: String,
+    runArguments: [String], swift: String, scratchPath: String, configuration: String,
+    outputFolder: String
+  ) {
+    self.packageRoot = packageRoot
+    self.section = section
+    self.title = title
+    self.reportName = reportName
+    self.runArguments = runArguments
+    self.swift = swift
+    self.scratchPath = scratchPath
+    self.configuration = configuration
+    self.outputFolder = outputFolder
+  }
+
+  public var chaptersFolder: String { packageRoot + "/Chapters" }
+  public var binary: String { scratchPath + "/" + configuration + "/chapter" }
+}
+
+/// A problem the preview reports to its user and stops on (exit 2): bad input or an
+/// environment it cannot work in.
+public struct PreviewError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
