@@ -31,7 +31,7 @@ public final class PreviewServer: Sendable {
   /// Starts listening and returns the port, or throws when the port cannot be had (taken,
   /// or not allowed).
   public func start() async throws -> UInt16 {
-    let failure = FailureBox()
+    let failure = Locked<Error?>(nil)
     let server = self.server
     Task {
       do { try await server.run() } catch { failure.set(error) }
@@ -57,26 +57,11 @@ public final class PreviewServer: Sendable {
   }
 }
 
-/// A value written once by one task and read by another.
-final class FailureBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private var error: Error?
-  func set(_ error: Error) { lock.withLock { self.error = error } }
-  func get() -> Error? { lock.withLock { error } }
-}
-
-final class PortBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private var port: UInt16 = 0
-  func set(_ port: UInt16) { lock.withLock { self.port = port } }
-  func get() -> UInt16 { lock.withLock { port } }
-}
-
 struct PreviewRequestHandler: HTTPHandler {
   let folder: ServedFolder
   let page: PreviewPage
   let socket: WebSocketHTTPHandler
-  let port = PortBox()
+  let port = Locked<UInt16>(0)
 
   func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
     guard request.method == .GET || request.method == .HEAD else {

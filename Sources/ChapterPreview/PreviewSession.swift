@@ -60,18 +60,12 @@ public enum PreviewSession {
   /// pool does not use) until it returns.
   static func waitFor<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
-    let box = ResultBox<T>()
+    let box = Locked<Result<T, Error>?>(nil)
     Task {
-      do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
+      do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
       done.signal()
     }
     done.wait()
-    return try box.result!.get()
+    return try box.get()!.get()
   }
-}
-
-/// Carries a task's result to the thread that waits for it (written before the semaphore
-/// is signalled, read after it is waited for).
-final class ResultBox<T>: @unchecked Sendable {
-  var result: Result<T, Error>?
 }
