@@ -10,8 +10,8 @@ import Foundation
 ///
 /// Why a second program: the HTTP library (FlyingFox) links FoundationNetworking, which loads
 /// libcurl, GnuTLS, Kerberos and LDAP, some 35 shared objects, at the start of any program
-/// that links it. In `chapter` itself every command paid for them, about 9 ms a start
-/// (BENCHMARKS.md, session 17), and a cached re-run takes 70. So `chapter` checks the
+/// that links it. In `chapter` itself every command paid for them, a cached re-run included
+/// (BENCHMARKS.md, "The preview's server as a program of its own"). So `chapter` checks the
 /// arguments and works out the settings, builds `chapter-preview` in its own build folder
 /// (once; later a no-op), and replaces itself with it (`execv`), which keeps the process,
 /// its terminal, its signals and its exit status.
