@@ -154,12 +154,15 @@ class Browser:
 
     def wait_for(self, expression, timeout, what):
         deadline = time.time() + timeout
+        # Not yet, rather than a failure, while the page is still loading (no body yet).
+        guarded = "(() => { try { return !!(" + expression + "); } catch (e) { return false; } })()"
         while time.time() < deadline:
-            if self.evaluate("!!(" + expression + ")"):
+            if self.evaluate(guarded):
                 return
             time.sleep(0.2)
-        state = self.evaluate("document.getElementById('status').textContent + ' | problems: ' + "
-                              "document.getElementById('problems').innerText")
+        state = self.evaluate("(() => { try { return document.getElementById('status').textContent"
+                              " + ' | problems: ' + document.getElementById('problems').innerText; }"
+                              " catch (e) { return 'not loaded: ' + e; } })()")
         raise Failure(f"timed out waiting for {what}; the page says: {state}")
 
     def screenshot(self, path):
@@ -258,7 +261,8 @@ def main():
             browser.screenshot(os.path.join(args.screenshots, f"{shots}-{name}.png"))
 
     try:
-        port = int(preview.wait_for_line(r"on http://127\.0\.0\.1:(\d+)/", 60).group(1))
+        # The first `chapter preview` builds its server (chapter-preview) before it listens.
+        port = int(preview.wait_for_line(r"on http://127\.0\.0\.1:(\d+)/", 600).group(1))
         url = f"http://127.0.0.1:{port}/"
 
         # Nothing outside the output folder, however the path is spelled.
@@ -273,7 +277,7 @@ def main():
         # A second preview cannot have the same port.
         second = subprocess.run(
             [args.binary, "preview", "7.5", "--profile", "smoke", "--port", str(port), "--output", output],
-            cwd=package, capture_output=True, text=True, timeout=60)
+            cwd=package, capture_output=True, text=True, timeout=300)
         check(second.returncode == 2 and f"port {port} on 127.0.0.1 is taken" in second.stderr,
               f"a second preview on port {port}: exit {second.returncode}, {second.stderr}")
 
