@@ -84,7 +84,7 @@ let package = Package(
     // What `chapter` needs of the preview: its settings, where it builds, how it starts the
     // server (a program of its own: FlyingFox links FoundationNetworking, whose libraries
     // would load at every start of `chapter`).
-    .target(name: "PreviewSetup"),
+    .target(name: "PreviewSetup", dependencies: ["Common"]),
     .target(
       name: "ChapterPreview",
       dependencies: ["Common", "PreviewSetup", .product(name: "FlyingFox", package: "FlyingFox")]),

@@ -112,11 +112,7 @@ public final class PreviewController: @unchecked Sendable {
     log("\(reason): building")
     let buildLog = scratch + "/build.log"
     let build = ChildProcess(
-      arguments: [
-        settings.swift, "build", "--package-path", settings.packageRoot,
-        "--scratch-path", settings.scratchPath, "-c", settings.configuration,
-        "--product", "chapter",
-      ],
+      arguments: settings.buildCommand(product: "chapter"),
       directory: settings.packageRoot, stdoutPath: buildLog, stderrPath: buildLog)
     let built: ChildProcess.Outcome
     do {

@@ -1,11 +1,6 @@
+import Common
 import Foundation
 import PreviewSetup
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
 
 /// The one folder the preview serves files from (the reports' output folder), and the
 /// check that a request names a file inside it.
@@ -25,7 +20,7 @@ public struct ServedFolder: Sendable {
   /// - Throws: `PreviewError` when it cannot be created or resolved.
   public init(path: String) throws {
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    guard let real = Self.realPath(path) else {
+    guard let real = resolvedPath(path) else {
       throw PreviewError("cannot open the output folder \(path)")
     }
     root = real
@@ -41,7 +36,7 @@ public struct ServedFolder: Sendable {
       }
       names.append(name)
     }
-    guard !names.isEmpty, let real = Self.realPath(root + "/" + names.joined(separator: "/"))
+    guard !names.isEmpty, let real = resolvedPath(root + "/" + names.joined(separator: "/"))
     else { return nil }
     guard real.hasPrefix(root + "/") else { return nil }
     var info = stat()
@@ -52,11 +47,5 @@ public struct ServedFolder: Sendable {
   static func isPlainName(_ name: String) -> Bool {
     !name.isEmpty && !name.hasPrefix(".") && !name.contains("\0") && !name.contains("\\")
       && !name.contains("/")
-  }
-
-  static func realPath(_ path: String) -> String? {
-    guard let resolved = realpath(path, nil) else { return nil }
-    defer { free(resolved) }
-    return String(cString: resolved)
   }
 }

@@ -1,10 +1,5 @@
+import Common
 import Foundation
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
 
 /// Where the running `chapter` binary was built, which the preview rebuilds in place.
 public struct PreviewBuild: Sendable {
@@ -27,7 +22,7 @@ public struct PreviewBuild: Sendable {
         "this binary was built from \(root), which has no Package.swift and Chapters/ any more; "
           + "build the package again where it is now")
     }
-    guard let executable = realPath("/proc/self/exe") ?? Bundle.main.executablePath
+    guard let executable = resolvedPath("/proc/self/exe") ?? Bundle.main.executablePath
     else { throw PreviewError("cannot tell where this executable lies") }
     let configurationFolder = URL(fileURLWithPath: executable).deletingLastPathComponent()
     let configuration = configurationFolder.lastPathComponent
@@ -50,12 +45,6 @@ public struct PreviewBuild: Sendable {
     }
     return PreviewBuild(
       packageRoot: root, scratchPath: scratch.path, configuration: configuration, swift: swift)
-  }
-
-  static func realPath(_ path: String) -> String? {
-    guard let resolved = realpath(path, nil) else { return nil }
-    defer { free(resolved) }
-    return String(cString: resolved)
   }
 
   static func findSwift() -> String? {

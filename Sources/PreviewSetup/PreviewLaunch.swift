@@ -67,12 +67,10 @@ public enum PreviewLaunch {
     guard FileManager.default.createFile(atPath: log, contents: nil),
       let output = FileHandle(forWritingAtPath: log)
     else { throw PreviewError("cannot write the build log \(log)") }
+    let command = settings.buildCommand(product: product)
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: settings.swift)
-    process.arguments = [
-      "build", "--package-path", settings.packageRoot, "--scratch-path", settings.scratchPath,
-      "-c", settings.configuration, "--product", product,
-    ]
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
     process.standardOutput = output
     process.standardError = output
     do {

@@ -38,6 +38,16 @@ public struct PreviewSettings: Codable, Sendable {
 
   public var chaptersFolder: String { packageRoot + "/Chapters" }
   public var binary: String { scratchPath + "/" + configuration + "/chapter" }
+
+  /// `swift build` for `product` with the running binary's scratch folder and configuration,
+  /// so that it shares every module already built: `chapter` on each save, and once
+  /// `chapter-preview` before the server starts.
+  public func buildCommand(product: String) -> [String] {
+    [
+      swift, "build", "--package-path", packageRoot, "--scratch-path", scratchPath,
+      "-c", configuration, "--product", product,
+    ]
+  }
 }
 
 /// A problem the preview reports to its user and stops on (exit 2): bad input or an

@@ -292,8 +292,9 @@ def main():
         def report_curve_length():
             with open(os.path.join(output, "7.5-batch-norm.json")) as f:
                 return len(json.load(f)["trainings"][0]["trainingCurve"])
-        check(first["points"] and first["points"][0] == report_curve_length() == 8,
-              f"the first run's curve: {first}, the report's: {report_curve_length()} points")
+        first_curve = report_curve_length()
+        check(first["points"] and first["points"][0] == first_curve == 8,
+              f"the first run's curve: {first}, the report's: {first_curve} points")
         check(re.search(r"epoch 1/1 · batch 8/8 · [\d,]+ examples/s · loss \d\.\d+ · ETA ", first["progress"] or ""),
               f"no training progress in the page: {first['progress']}")
         check(first["params"] and "lr" in first["params"], f"no parameters table in the report: {first}")
