@@ -16,8 +16,12 @@ deps:
 test-deps:
 	@sh scripts/install-deps.sh chromium python3
 
+# --static-swift-stdlib: the Swift runtime and Foundation linked into the binary, so that a
+# start does not resolve their symbols across a dozen shared libraries (a quarter of a cached
+# re-run's time; BENCHMARKS.md, "Starting faster"). `chapter preview` rebuilds with the same
+# flag, which it reads off the running binary.
 build: deps
-	SWIFT=$(SWIFT) sh scripts/swift-build.sh -c release --product chapter
+	SWIFT=$(SWIFT) sh scripts/swift-build.sh -c release --product chapter --static-swift-stdlib
 
 run: build
 	.build/release/chapter run $(SECTION) --profile $(PROFILE) $(ARGS)

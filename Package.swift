@@ -109,7 +109,9 @@ let package = Package(
     .testTarget(name: "ChapterCLITests", dependencies: ["Notebook"]),
     .testTarget(
       name: "ChapterPreviewTests",
-      dependencies: ["ChapterPreview", .product(name: "FlyingFox", package: "FlyingFox")]),
+      dependencies: [
+        "ChapterPreview", "PreviewSetup", .product(name: "FlyingFox", package: "FlyingFox"),
+      ]),
     .testTarget(
       name: "D2LTests", dependencies: ["D2L", "Engine", "Datasets", "Notebook", "ChapterFormat"]),
   ]

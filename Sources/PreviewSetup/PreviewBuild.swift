@@ -6,6 +6,8 @@ public struct PreviewBuild: Sendable {
   public var packageRoot: String
   public var scratchPath: String
   public var configuration: String
+  /// Whether this binary has the Swift runtime linked in rather than loaded.
+  public var staticSwiftStdlib: Bool
   public var swift: String
 
   /// Reads the package from the chapter file's compiled-in path (`…/Chapters/X.md`), and
@@ -44,7 +46,20 @@ public struct PreviewBuild: Sendable {
           + "swift on the PATH")
     }
     return PreviewBuild(
-      packageRoot: root, scratchPath: scratch.path, configuration: configuration, swift: swift)
+      packageRoot: root, scratchPath: scratch.path, configuration: configuration,
+      staticSwiftStdlib: !isSwiftRuntimeShared(), swift: swift)
+  }
+
+  /// Whether the Swift runtime was loaded as a shared library: not so when the binary was
+  /// linked with `--static-swift-stdlib`. Asks the loader without loading anything.
+  static func isSwiftRuntimeShared() -> Bool {
+    #if os(Linux)
+      guard let handle = dlopen("libswiftCore.so", RTLD_NOLOAD | RTLD_LAZY) else { return false }
+      dlclose(handle)
+      return true
+    #else
+      return true
+    #endif
   }
 
   static func findSwift() -> String? {

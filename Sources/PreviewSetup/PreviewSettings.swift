@@ -18,12 +18,16 @@ public struct PreviewSettings: Codable, Sendable {
   public var swift: String
   public var scratchPath: String
   public var configuration: String
+  /// Whether the running binary has the Swift runtime linked in (`make build` passes
+  /// `--static-swift-stdlib`). The flag changes every module's compile command, so a
+  /// rebuild without it would recompile the whole package, and the next `make build` again.
+  public var staticSwiftStdlib: Bool
   public var outputFolder: String
 
   public init(
     packageRoot: String, section: String, title: String, reportName: String,
     runArguments: [String], swift: String, scratchPath: String, configuration: String,
-    outputFolder: String
+    staticSwiftStdlib: Bool, outputFolder: String
   ) {
     self.packageRoot = packageRoot
     self.section = section
@@ -33,20 +37,21 @@ public struct PreviewSettings: Codable, Sendable {
     self.swift = swift
     self.scratchPath = scratchPath
     self.configuration = configuration
+    self.staticSwiftStdlib = staticSwiftStdlib
     self.outputFolder = outputFolder
   }
 
   public var chaptersFolder: String { packageRoot + "/Chapters" }
   public var binary: String { scratchPath + "/" + configuration + "/chapter" }
 
-  /// `swift build` for `product` with the running binary's scratch folder and configuration,
-  /// so that it shares every module already built: `chapter` on each save, and once
+  /// `swift build` for `product` with the running binary's scratch folder, configuration and
+  /// linking, so that it shares every module already built: `chapter` on each save, and once
   /// `chapter-preview` before the server starts.
   public func buildCommand(product: String) -> [String] {
     [
       swift, "build", "--package-path", packageRoot, "--scratch-path", scratchPath,
       "-c", configuration, "--product", product,
-    ]
+    ] + (staticSwiftStdlib ? ["--static-swift-stdlib"] : [])
   }
 }
 

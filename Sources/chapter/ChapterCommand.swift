@@ -25,6 +25,7 @@ struct Chapter: ParsableCommand {
   static func main() {
     // Before anything else: this may replace the process (see BLASKernel).
     BLASKernel.correctFallbackByReexecuting()
+    ComputeThreads.stopOpenBLASThreads()
     do {
       var command = try parseAsRoot()
       try command.run()
@@ -130,7 +131,7 @@ struct PreviewCommand: ParsableCommand {
         title: program.number + " " + (link?.title ?? program.shortSlug),
         reportName: program.slug + ".html", runArguments: arguments, swift: build.swift,
         scratchPath: build.scratchPath, configuration: build.configuration,
-        outputFolder: outputFolder)
+        staticSwiftStdlib: build.staticSwiftStdlib, outputFolder: outputFolder)
       try PreviewLaunch.exec(settings, port: UInt16(port))
     } catch let error as PreviewError {
       FileHandle.standardError.write(Data(("chapter: " + error.description + "\n").utf8))

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import ChapterPreview
+@testable import PreviewSetup
 
 /// A folder with a report, a hidden cache, a file beside the folder, and links in and out.
 struct ServedFixture {
@@ -159,5 +160,35 @@ extension BuildDiagnosticsTests {
       #"{"batch":2,"event":"progress"}"#, #"{"epoch":0.2,"event":"point"}"#,
       #"{"event":"cell","id":"b"}"#,
     ])
+  }
+}
+
+@Suite struct PreviewBuildCommandTests {
+  func settings(staticSwiftStdlib: Bool) -> PreviewSettings {
+    PreviewSettings(
+      packageRoot: "/p", section: "7.5", title: "7.5 Batch Normalization",
+      reportName: "7.5-batch-norm.html", runArguments: [], swift: "/opt/swift/usr/bin/swift",
+      scratchPath: "/p/.build", configuration: "release", staticSwiftStdlib: staticSwiftStdlib,
+      outputFolder: "/p/Output")
+  }
+
+  /// A rebuild with other linking than the running binary's would recompile every module.
+  @Test(arguments: [false, true])
+  func rebuildsWithTheRunningBinarysLinking(staticSwiftStdlib: Bool) {
+    for product in ["chapter", "chapter-preview"] {
+      let command = settings(staticSwiftStdlib: staticSwiftStdlib).buildCommand(product: product)
+      #expect(command.starts(with: ["/opt/swift/usr/bin/swift", "build"]))
+      #expect(command.contains("--static-swift-stdlib") == staticSwiftStdlib)
+      #expect(command.suffix(staticSwiftStdlib ? 3 : 2).starts(with: ["--product", product]))
+      #expect(Array(command.drop { $0 != "--scratch-path" }.prefix(4)) == [
+        "--scratch-path", "/p/.build", "-c", "release",
+      ])
+    }
+  }
+
+  /// The test binary loads the Swift runtime as a shared library; `make build`'s `chapter`
+  /// does not, and the preview tells the two apart by asking the loader.
+  @Test func seesThatThisProcessLoadsTheSwiftRuntime() {
+    #expect(PreviewBuild.isSwiftRuntimeShared())
   }
 }

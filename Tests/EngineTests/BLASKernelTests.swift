@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Engine
@@ -40,5 +41,16 @@ extension EngineTests {
         #expect(BLASKernel.cpuFlags().contains("sse2"))
       #endif
     }
+  }
+
+  /// OpenBLAS's own worker threads spin after the library loads; the engine never uses them
+  /// and ends them when it sets its thread count.
+  @Test func theEngineEndsOpenBLASsIdleThreads() throws {
+    ComputeThreads.set(ComputeThreads.count)
+    #if os(Linux)
+      // Debian's OpenBLAS (the pthread build) exports the flag its thread server keeps.
+      let flag = try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_server_avail"))
+      #expect(flag.load(as: Int32.self) == 0)
+    #endif
   }
 }

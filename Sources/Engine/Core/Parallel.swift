@@ -13,6 +13,23 @@ public enum ComputeThreads {
   public static func set(_ n: Int) {
     count = max(1, n)
     openblas_set_num_threads(1)
+    stopOpenBLASThreads()
+  }
+
+  /// Ends the worker threads OpenBLAS started when it was loaded; the engine never hands
+  /// them work (OpenBLAS runs at one thread per call). Its load-time constructor starts one
+  /// per core but the first, and each spins in `sched_yield` for a while before it sleeps:
+  /// the whole of a short run such as a cached re-run, against the run's own threads on a
+  /// 2-core machine. Calling it again does nothing. Looked up by name, so that an OpenBLAS
+  /// built without its thread server (the serial or OpenMP variants) is left alone.
+  public static func stopOpenBLASThreads() {
+    #if os(Linux)
+      // RTLD_DEFAULT: search every object the program loaded.
+      guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_")
+      else { return }
+      typealias Shutdown = @convention(c) () -> Int32
+      _ = unsafeBitCast(symbol, to: Shutdown.self)()
+    #endif
   }
 }
 
