@@ -18,7 +18,7 @@ test-deps:
 
 # --static-swift-stdlib: the Swift runtime and Foundation linked into the binary, so that a
 # start does not resolve their symbols across a dozen shared libraries (a quarter of a cached
-# re-run's time; BENCHMARKS.md, "Starting faster"). `chapter preview` rebuilds with the same
+# re-run's time; BENCHMARKS.md, "Session 19: starting faster"). `chapter preview` rebuilds with the same
 # flag, which it reads off the running binary. The link prints glibc's warning about
 # `mktemp` in the toolchain's static Foundation (libFoundationEssentials.a), not our code.
 build: deps
