@@ -160,7 +160,7 @@ enum HTMLReport {
         t += "<td>\(scaled(tr.flopsPerExample))</td><td>\(tr.epochs)</td>"
         t += "<td>\(String(format: "%.3f", tr.finalLoss))</td>"
         t += "<td>\(String(format: "%.3f", tr.trainAccuracy))</td>"
-        t += "<td>\(String(format: "%.3f", tr.testAccuracy))</td>"
+        t += "<td>\(accuracyText(tr.testAccuracy))</td>"
         let book = tr.againstBook
         t += "<td>\(book?.book ?? "")</td><td>\(book?.difference ?? "")</td>"
         t += "<td>\(String(format: "%.1f", tr.examplesPerSecond))</td>"

@@ -107,8 +107,8 @@ enum MarkdownReport {
       let v = "\(grouped(t.parameterCount)) parameters, "
         + "\(scaled(t.flopsPerExample))FLOPs/example, \(t.epochs) epoch\(t.epochs == 1 ? "" : "s"): "
         + String(
-          format: "loss %.3f, train acc %.3f, test acc %.3f", t.finalLoss, t.trainAccuracy,
-          t.testAccuracy)
+          format: "loss %.3f, train acc %.3f, test acc ", t.finalLoss, t.trainAccuracy)
+        + accuracyText(t.testAccuracy)
         + (t.againstBook.map { " (the book: \($0.book), \($0.difference))" } ?? "")
         + String(format: ", %.1f examples/s, ", t.examplesPerSecond) + t.timeText
       rows.append((cellText(t.network), v))

@@ -200,8 +200,8 @@ struct ReportModel {
       guard let book = t.againstBook, let v = t.bookTestAccuracy, stated.contains(v) else {
         return nil
       }
-      return String(format: "Test accuracy: the book %@, this run %.3f (%@)", book.book,
-                    t.testAccuracy, book.difference)
+      return "Test accuracy: the book \(book.book), this run \(accuracyText(t.testAccuracy)) "
+        + "(\(book.difference))"
     }
   }
 

@@ -53,7 +53,7 @@ public struct SectionCatalog: Sendable {
       if let r = RunRecord.read(slug: link.slug, folder: outputFolder) {
         line += "  last run: \(r.profile)"
         if r.status != "ok" { line += ", failed in cell \(r.failedCell ?? "?")" }
-        if let t = r.trainings.last { line += String(format: ", test acc %.3f", t.testAccuracy) }
+        if let t = r.trainings.last { line += ", test acc " + accuracyText(t.testAccuracy) }
         line += ", \(r.date)"
       } else {
         line += "  not run yet"

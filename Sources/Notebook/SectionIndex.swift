@@ -78,7 +78,7 @@ public enum SectionIndex {
     return [
       t.network, grouped(t.parameterCount), scaled(t.flopsPerExample),
       r.profile, "\(t.epochs)", String(format: "%.3f", t.finalLoss),
-      String(format: "%.3f", t.trainAccuracy), String(format: "%.3f", t.testAccuracy),
+      String(format: "%.3f", t.trainAccuracy), accuracyText(t.testAccuracy),
       t.againstBook?.book ?? "", t.againstBook?.difference ?? "",
       String(format: "%.1f", t.examplesPerSecond), t.timeText, status,
     ]

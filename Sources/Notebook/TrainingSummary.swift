@@ -116,14 +116,29 @@ extension TrainingSummary {
   /// reports and the index print them; nil when the book states none.
   public var againstBook: (book: String, difference: String)? {
     bookTestAccuracy.map {
-      (String(format: "%.3f", $0), accuracyDifference(testAccuracy, book: $0))
+      (accuracyText($0), accuracyDifference(testAccuracy, book: $0))
     }
   }
 }
 
-/// `+0.012` or `-0.236`: a run's test accuracy less the book's.
+/// An accuracy as the reports print it: three decimals, or four when the fourth is not zero
+/// (`0.874`, `0.8675`). A 2,000- or 10,000-image test set's accuracy is a multiple of 0.0005
+/// or 0.0001, so four decimals are exact; rounded to three, 0.8675 would read as 0.868 and
+/// meet a target of 0.868 that it misses.
+public func accuracyText(_ v: Double) -> String {
+  decimalText(v, sign: "")
+}
+
+/// `+0.012`, `-0.236` or `-0.0305`: a run's test accuracy less the book's, with the decimals
+/// of `accuracyText`. Both are rounded to four decimals first, so that the difference of two
+/// exact figures carries no float residue into its last digit.
 public func accuracyDifference(_ run: Double, book: Double) -> String {
-  String(format: "%+.3f", run - book)
+  decimalText(((run * 1e4).rounded() - (book * 1e4).rounded()) / 1e4, sign: "+")
+}
+
+private func decimalText(_ v: Double, sign: String) -> String {
+  let four = String(format: "%\(sign).4f", v)
+  return four.hasSuffix("0") ? String(format: "%\(sign).3f", v) : four
 }
 
 /// An SVG figure a cell produced.

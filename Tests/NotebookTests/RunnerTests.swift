@@ -246,6 +246,18 @@ import Testing
     #expect(accuracyDifference(0.9, book: 0.874) == "+0.026")
   }
 
+  /// Three decimals would print 0.8675 as 0.868 and its difference from 0.898 as -0.030,
+  /// which reads as meeting a target of book - 0.03 that it misses.
+  @Test func accuraciesKeepAFourthDecimalWhenItIsNotZero() {
+    #expect(accuracyText(0.8675) == "0.8675")
+    #expect(accuracyText(0.874) == "0.874")
+    #expect(accuracyText(0.75) == "0.750")
+    #expect(accuracyText(0.1 + 0.2) == "0.300")
+    #expect(accuracyDifference(0.8675, book: 0.898) == "-0.0305")
+    #expect(accuracyDifference(0.868, book: 0.898) == "-0.030")
+    #expect(accuracyDifference(0.9065, book: 0.893) == "+0.0135")
+  }
+
   @Test func currentSessionIsSetOnlyDuringTheRun() throws {
     let folder = try Fixture.temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: folder) }
