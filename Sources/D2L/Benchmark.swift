@@ -27,6 +27,13 @@ public struct BenchmarkResult: Codable {
   public var peak_vector_width: Int
   public var train_peak_share: Double
   public var infer_peak_share: Double
+  /// The share of the cores' time that the timed steps spent inside OpenBLAS's matrix
+  /// products (`GEMMClock`: thread-seconds in products over threads × wall seconds).
+  /// Dividing the throughput by it gives a ceiling: the examples/s if everything outside
+  /// the products took no time and the products kept every core busy. Training's is nil
+  /// with `--layers`, whose timing adds work outside the products.
+  public var train_gemm_share: Double?
+  public var infer_gemm_share: Double
   public var peak_rss_mib: Double
   /// The peak of tensor memory alive at once, and of that plus the buffers the pool kept
   /// for reuse: the engine's share of `peak_rss_mib`.
@@ -98,20 +105,26 @@ public func benchmark(
   for _ in 1..<max(warmup, 1) { trainStep(timed: false) }
   var trainTimes: [Double] = []
   let allocationsBefore = EngineMemory.systemAllocations
+  if !perLayer { GEMMClock.start() }
   for _ in 0..<steps {
     let start = monotonicSeconds()
     trainStep(timed: true)
     trainTimes.append(monotonicSeconds() - start)
   }
+  let trainGEMMSeconds = perLayer ? nil : GEMMClock.stop()
   let allocationsAfter = EngineMemory.systemAllocations
   var inferTimes: [Double] = []
+  var inferGEMMSeconds = 0.0
   Autograd.predict {
     for i in 0..<(warmup + steps) {
+      if i == warmup { GEMMClock.start() }
       let start = monotonicSeconds()
       _ = net(x)
       if i >= warmup { inferTimes.append(monotonicSeconds() - start) }
     }
+    inferGEMMSeconds = GEMMClock.stop()
   }
+  let coreSeconds = { (times: [Double]) in times.reduce(0, +) * Double(ComputeThreads.count) }
   Autograd.clearTape()
 
   let tensorPeaks = EngineMemory.peakTensorBytes
@@ -134,6 +147,8 @@ public func benchmark(
     train_gflops: trainGFLOPs, infer_gflops: inferGFLOPs,
     peak_gflops: peak.gflops, peak_vector_width: peak.vectorWidth,
     train_peak_share: trainGFLOPs / peak.gflops, infer_peak_share: inferGFLOPs / peak.gflops,
+    train_gemm_share: trainGEMMSeconds.map { $0 / coreSeconds(trainTimes) },
+    infer_gemm_share: inferGEMMSeconds / coreSeconds(inferTimes),
     peak_rss_mib: peakResidentMiB(),
     peak_tensor_mib: Double(tensorPeaks.alive) / 1_048_576,
     peak_tensor_and_pool_mib: Double(tensorPeaks.withPool) / 1_048_576,
@@ -172,6 +187,17 @@ func resetPeakResident() {
 }
 
 extension BenchmarkResult: CustomStringConvertible {
+  /// The products' share of the cores' time, and the ceiling it implies.
+  var gemmShareLine: String {
+    let infer = String(format: "inference %.0f%% (ceiling %.1f examples/s)",
+      100 * infer_gemm_share, infer_examples_per_s / infer_gemm_share)
+    guard let train = train_gemm_share else {
+      return "cores' time in OpenBLAS's products: training not measured with --layers, " + infer
+    }
+    return String(format: "cores' time in OpenBLAS's products: training %.0f%% (ceiling %.1f examples/s), ",
+      100 * train, train_examples_per_s / train) + infer
+  }
+
   public var description: String {
     var lines = [
       String(format: "%@ at %dx%d, batch %d, %d threads: %@ parameters, %@FLOPs per example",
@@ -183,6 +209,7 @@ extension BenchmarkResult: CustomStringConvertible {
         train_examples_per_s, train_gflops, 100 * train_peak_share),
       String(format: "inference: %10.1f examples/s  (%6.1f GFLOP/s, %4.1f%% of peak)",
         infer_examples_per_s, infer_gflops, 100 * infer_peak_share),
+      gemmShareLine,
       String(format: "peak resident memory: %.0f MiB (tensors alive at once: %.0f MiB; with the pool's spare buffers: %.0f MiB)",
         peak_rss_mib, peak_tensor_mib, peak_tensor_and_pool_mib),
       String(format: "memory pre-flight's estimate of a training step: %.0f MiB", estimated_training_mib),

@@ -47,8 +47,49 @@ private func sgemmCall(
   _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
   _ c: UnsafeMutablePointer<Float>, _ ldc: Int
 ) {
+  guard GEMMClock.isRunning else {
+    return cblasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+  }
+  let start = monotonicSeconds()
+  cblasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+  GEMMClock.add(monotonicSeconds() - start)
+}
+
+@inline(__always)
+private func cblasCall(
+  _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+  _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+  _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
   cblas_sgemm(
     CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c,
     blasint(ldc))
+}
+
+/// The time threads spend inside OpenBLAS's matrix products, summed over the threads, while
+/// it runs: `chapter bench` reads it to say how much of a step is the products themselves
+/// (their arithmetic and OpenBLAS's packing) and how much everything around them.
+public enum GEMMClock {
+  // Safe: `chapter bench` starts and stops it between steps, on its own thread, while no
+  // kernel runs; the products only read it. Their sums go through `lock`.
+  nonisolated(unsafe) static var isRunning = false
+  nonisolated(unsafe) private static var seconds = 0.0
+  private static let lock = NSLock()
+
+  /// Clears the sum and starts counting.
+  public static func start() {
+    seconds = 0
+    isRunning = true
+  }
+
+  /// Stops counting; returns the thread-seconds spent in products since `start`.
+  public static func stop() -> Double {
+    isRunning = false
+    return lock.withLock { seconds }
+  }
+
+  static func add(_ s: Double) {
+    lock.withLock { seconds += s }
+  }
 }
