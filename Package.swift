@@ -102,7 +102,11 @@ let package = Package(
       name: "trap-probe", dependencies: ["Engine", "D2L", "Notebook"], path: "Tests/TrapProbe",
       exclude: ["9.1-traps.md"], swiftSettings: [.swiftLanguageMode(.v5)], plugins: ["Tangle"]),
 
-    .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: kernelSettings),
+    // The trait that makes the suites running the engine in-process (EngineTests, D2LTests)
+    // take turns across targets.
+    .target(name: "EngineTurn", path: "Tests/EngineTurn"),
+    .testTarget(
+      name: "EngineTests", dependencies: ["Engine", "EngineTurn"], swiftSettings: kernelSettings),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     .testTarget(name: "ChapterFormatTests", dependencies: ["ChapterFormat"]),
     .testTarget(name: "NotebookTests", dependencies: ["Notebook", "ChapterFormat", "Common"]),
@@ -113,7 +117,8 @@ let package = Package(
         "ChapterPreview", "PreviewSetup", .product(name: "FlyingFox", package: "FlyingFox"),
       ]),
     .testTarget(
-      name: "D2LTests", dependencies: ["D2L", "Engine", "Datasets", "Notebook", "ChapterFormat"]),
+      name: "D2LTests",
+      dependencies: ["D2L", "Engine", "Datasets", "Notebook", "ChapterFormat", "EngineTurn"]),
   ]
 )
 

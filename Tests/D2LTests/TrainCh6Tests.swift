@@ -3,13 +3,14 @@ import Datasets
 import Engine
 import Foundation
 import Notebook
+import EngineTurn
 import Testing
 @testable import D2L
 
 /// `trainCh6` on a dense layer and ten classes of 8x8 images: the curve's resolution, the
 /// divergence stop, skipped and captured trainings, and resuming from a checkpoint. The engine
 /// and the session are process-wide, so the suite runs its tests one at a time.
-@Suite(.serialized) struct TrainCh6Tests {
+@Suite(.serialized, .engineTurn) struct TrainCh6Tests {
   /// Class `k` lights pixels `6k ..< 6k + 6` over faint noise: a dense layer tells them apart
   /// within an epoch.
   static func images(count: Int, seed: UInt64) -> LabeledImages {

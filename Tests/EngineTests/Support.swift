@@ -1,11 +1,12 @@
 import Foundation
+import EngineTurn
 import Testing
 import Engine
 
 /// Every engine test lives under this suite: the engine keeps global state
 /// (the tape, training mode, the seeded generator, the workspace size, module
 /// name counters, the thread count), so its tests must not run concurrently.
-@Suite(.serialized) struct EngineTests {}
+@Suite(.serialized, .engineTurn) struct EngineTests {}
 
 /// A test-local random source, independent of `EngineRandom`.
 struct TestRNG {
