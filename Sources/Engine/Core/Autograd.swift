@@ -23,16 +23,25 @@ public enum Autograd {
     let (wasRecording, wasTraining) = (isRecording, isTraining)
     isRecording = true
     isTraining = train
+    // A recorded pass is the start of a step that will change the weights.
+    PredictionCache.clear()
     defer { (isRecording, isTraining) = (wasRecording, wasTraining) }
     return try body()
   }
 
-  /// Runs `body` in prediction mode without recording.
+  /// Runs `body` in prediction mode without recording. Matrices that depend on a weight
+  /// alone are derived once per block (`PredictionCache`): the parameters are not to be
+  /// changed inside `body` other than by an optimizer, an initializer or a checkpoint load.
   public static func predict<R>(_ body: () throws -> R) rethrows -> R {
     let (wasRecording, wasTraining) = (isRecording, isTraining)
     isRecording = false
     isTraining = false
-    defer { (isRecording, isTraining) = (wasRecording, wasTraining) }
+    PredictionCache.depth += 1
+    defer {
+      (isRecording, isTraining) = (wasRecording, wasTraining)
+      PredictionCache.depth -= 1
+      if PredictionCache.depth == 0 { PredictionCache.clear() }
+    }
     return try body()
   }
 
@@ -88,6 +97,8 @@ extension Tensor {
   /// the memory.
   public func backward() {
     require(requiresGrad, "backward() on a tensor that does not depend on any parameter")
+    // SGD's fused updates change weights during the backward pass itself.
+    PredictionCache.clear()
     let seed = gradBuffer()
     seed.update(repeating: 1, count: count)
     let wasRecording = Autograd.isRecording

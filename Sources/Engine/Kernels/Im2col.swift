@@ -1,5 +1,5 @@
 /// Geometry of a 2-D convolution or pooling window over NCHW input.
-public struct ConvGeometry: Equatable, Sendable {
+public struct ConvGeometry: Hashable, Sendable {
   public var channels, height, width: Int
   public var kernelH, kernelW: Int
   public var strideH, strideW: Int

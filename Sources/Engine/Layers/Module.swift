@@ -95,6 +95,7 @@ open class Module {
   /// from `initializer`, constants reset) and moving statistics are reset;
   /// parameters not yet created will use `initializer` at the first call.
   public func initialize(_ initializer: Initializer = .gluonDefault, forceReinit: Bool = false) {
+    if forceReinit { PredictionCache.clear() }
     visitModules { m, items in
       m.initializer = initializer
       if forceReinit {

@@ -82,27 +82,46 @@ struct LiveKernelWindow {
 
 /// `w[:, :, trimH ..< kh - trimH, trimW ..< kw - trimW]` as a tensor of its own; its gradient
 /// goes back to those taps of `w` (the cut taps get none: they only ever multiplied padding).
+/// In a `predict` block the window is cut once per weight (`PredictionCache`).
 func kernelWindow(_ w: Tensor, _ live: LiveKernelWindow) -> Tensor {
-  let (o, c, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-  let (wh, ww) = (live.geometry.kernelH, live.geometry.kernelW)
-  let window = Tensor(uninitializedShape: [o, c, wh, ww])
-  /// Calls `body(full, window)` for each row of the window: offsets of its first tap. The
-  /// kernel planes are split between the threads; each row is one plane's alone.
-  func forEachRow(_ body: (Int, Int) -> Void) {
-    parallelRanges(o * c, minPerThread: max(1, 4096 / max(wh * ww, 1))) { planes in
-      for plane in planes {
-        for r in 0..<wh { body((plane * kh + r + live.trimH) * kw + live.trimW, (plane * wh + r) * ww) }
+  if PredictionCache.isOpen {
+    return PredictionCache.value(of: w, .liveKernelWindow, live.geometry) {
+      let window = Tensor(uninitializedShape: kernelWindowShape(w, live))
+      forEachKernelWindowRow(w, live) { full, part in
+        copyFloats(UnsafePointer(w.data) + full, to: window.data + part, count: live.geometry.kernelW)
       }
+      return window
     }
   }
+  let window = Tensor(uninitializedShape: kernelWindowShape(w, live))
+  let ww = live.geometry.kernelW
   let (src, dst) = (UnsafePointer(w.data), window.data)
-  forEachRow { full, part in copyFloats(src + full, to: dst + part, count: ww) }
+  forEachKernelWindowRow(w, live) { full, part in copyFloats(src + full, to: dst + part, count: ww) }
   let slot = w.gradientSlotIfRequired
   return Autograd.record(window, [w]) { dWindow in
     guard let dw = slot?.buffer() else { return }
     let g = UnsafePointer(dWindow.data)
-    forEachRow { full, part in
+    forEachKernelWindowRow(w, live) { full, part in
       for j in 0..<ww { dw[full + j] += g[part + j] }
+    }
+  }
+}
+
+private func kernelWindowShape(_ w: Tensor, _ live: LiveKernelWindow) -> [Int] {
+  [w.shape[0], w.shape[1], live.geometry.kernelH, live.geometry.kernelW]
+}
+
+/// Calls `body(full, window)` for each row of `w`'s live window: the offsets of its first tap
+/// in `w` and in the window. The kernel planes are split between the threads; each row is
+/// one plane's alone.
+private func forEachKernelWindowRow(
+  _ w: Tensor, _ live: LiveKernelWindow, _ body: (Int, Int) -> Void
+) {
+  let (o, c, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+  let (wh, ww) = (live.geometry.kernelH, live.geometry.kernelW)
+  parallelRanges(o * c, minPerThread: max(1, 4096 / max(wh * ww, 1))) { planes in
+    for plane in planes {
+      for r in 0..<wh { body((plane * kh + r + live.trimH) * kw + live.trimW, (plane * wh + r) * ww) }
     }
   }
 }

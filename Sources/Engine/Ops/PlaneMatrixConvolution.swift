@@ -101,8 +101,8 @@ enum PlaneMatrixConvolution {
 
   /// `conv2d` on a checked geometry whose FLOPs are already counted.
   ///
-  /// The plane matrix lives in the scratch workspace and is spread again in the backward
-  /// pass rather than kept on the tape: it depends on the weights alone, and kept, it would
+  /// The plane matrix lives in the scratch workspace (in a `predict` block, in the
+  /// `PredictionCache`) and is spread again in the backward pass rather than kept on the tape: it depends on the weights alone, and kept, it would
   /// count as activation memory (GoogLeNet's 5x5 layers on 3x3 planes at 96 px would hold
   /// 3 MiB, ResNet-18's last stage at 64 px 48 MiB).
   static func convolve(
@@ -112,10 +112,22 @@ enum PlaneMatrixConvolution {
     let (rows, columns) = (o * g.outPixels, g.channels * g.inPixels)
     let entries = Entries(g)
     let y = Tensor(uninitializedShape: [n, o, g.outH, g.outW])
-    Scratch.withFloats(rows * columns) { matrix in
-      spread(w.data, entries, g, outChannels: o, into: matrix)
+    func multiply(_ matrix: UnsafePointer<Float>) {
       gemm(transB: true, m: n, n: rows, k: columns, x.data, lda: columns, matrix, ldb: columns,
            y.data, ldc: rows)
+    }
+    if PredictionCache.isOpen {
+      let matrix = PredictionCache.value(of: w, .planeMatrix, g) {
+        let m = Tensor(uninitializedShape: [rows, columns])
+        spread(w.data, entries, g, outChannels: o, into: m.data)
+        return m
+      }
+      multiply(matrix.data)
+    } else {
+      Scratch.withFloats(rows * columns) { matrix in
+        spread(w.data, entries, g, outChannels: o, into: matrix)
+        multiply(matrix)
+      }
     }
     let biasPointer = b.map { UnsafePointer($0.data) }
     biasActivate(y.data, images: n, channels: o, pixels: g.outPixels, bias: biasPointer, activation)

@@ -33,6 +33,7 @@ public final class SGD {
   }
 
   public func step() {
+    PredictionCache.clear()
     let lr = learningRate
     for (i, p) in parameters.enumerated() {
       if i < fusedUpdates.count {

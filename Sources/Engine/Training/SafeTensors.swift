@@ -62,6 +62,7 @@ public struct SafeTensorsFile: Equatable, Sendable {
     guard entry.shape == tensor.shape else {
       throw SafeTensorsError("\(name): the file has shape \(entry.shape), the network \(tensor.shape)")
     }
+    PredictionCache.clear()
     entry.bytes.withUnsafeBytes { raw in
       UnsafeMutableRawPointer(tensor.data).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
     }
