@@ -102,15 +102,22 @@ extension EngineTests {
       var description: String { "\(shape) \(training ? "training" : "prediction") \(activation)" }
     }
 
-    static let normCases: [NormCase] = [[6, 5], [5, 3, 4, 4], [3, 2, 1, 1]].flatMap { shape in
-      [true, false].flatMap { training in
-        [Activation.none, .relu, .sigmoid].map { NormCase(shape: shape, training: training, activation: $0) }
+    /// The last shape's seven channels split 3 and 4 between two threads.
+    static let normCases: [NormCase] = [[6, 5], [5, 3, 4, 4], [3, 2, 1, 1], [4, 7, 3, 5]]
+      .flatMap { shape in
+        [true, false].flatMap { training in
+          [Activation.none, .relu, .sigmoid].map {
+            NormCase(shape: shape, training: training, activation: $0)
+          }
+        }
       }
-    }
 
-    /// Forward, moving statistics and backward, with the activation batch norm can fuse.
-    @Test(arguments: normCases)
-    func batchNormMatchesReference(_ nc: NormCase) {
+    /// Forward, moving statistics and backward, with the activation batch norm can fuse; on
+    /// two threads too, each walking the images over its own range of channels.
+    @Test(arguments: normCases, [1, 2])
+    func batchNormMatchesReference(_ nc: NormCase, threads: Int) {
+      ComputeThreads.set(threads)
+      defer { ComputeThreads.set(1) }
       var rng = TestRNG(45)
       let c = nc.shape[1]
       let x = rng.uniform(nc.shape, -2, 3)
@@ -125,7 +132,7 @@ extension EngineTests {
                   momentum: momentum, activation: nc.activation)
       }
       let out = Reference.activate(ref.output, nc.activation)
-      Self.expectMatch(fast.y.scalars, out, "batchNorm y \(nc)")
+      Self.expectMatch(fast.y.scalars, out, "batchNorm y \(nc), threads \(threads)")
       Self.expectMatch(mm.scalars, ref.movingMean, tol: 1e-5, "moving mean \(nc)")
       Self.expectMatch(mv.scalars, ref.movingVar, tol: 1e-5, "moving variance \(nc)")
       // The reference's statistics are those the pass started from: in training the
@@ -135,7 +142,7 @@ extension EngineTests {
       let grads = Reference.batchNormBackward(
         x, gamma: gamma, movingMean: mm0, movingVar: mv0, eps: eps, training: nc.training,
         outputGradient: dz)
-      Self.expectMatch(fast.grads[0], grads.input, tol: 2e-4, "batchNorm dx \(nc)")
+      Self.expectMatch(fast.grads[0], grads.input, tol: 2e-4, "batchNorm dx \(nc), threads \(threads)")
       Self.expectMatch(fast.grads[1], grads.gamma, tol: 2e-4, "batchNorm dgamma \(nc)")
       Self.expectMatch(fast.grads[2], grads.beta, tol: 2e-4, "batchNorm dbeta \(nc)")
     }

@@ -44,6 +44,15 @@ extension EngineTests {
       ConvCase(n: 5, c: 6, h: 2, w: 2, o: 7, k: 3, padding: 1, activation: .relu),
       ConvCase(n: 3, c: 4, h: 4, w: 4, o: 5, k: 5, padding: 2),
       ConvCase(n: 2, c: 3, h: 2, w: 3, o: 4, k: 3, stride: 2, padding: 1, activation: .sigmoid),
+      // Planes 8 wide with "same" padding, unfolded a vector row at a time
+      // (`unfoldVectorRows`): DenseNet's and ResNet's 8x8 layers at 32 px, a plane taller
+      // than wide, and a 5x5 kernel, which takes the general shift; then the 4x4 and 6x4
+      // planes of the table (`SmallPlaneTaps`) and of the general shift beside them.
+      ConvCase(n: 5, c: 4, h: 8, w: 8, o: 6, k: 3, padding: 1, activation: .relu),
+      ConvCase(n: 3, c: 3, h: 11, w: 8, o: 2, k: 3, padding: 1, bias: false),
+      ConvCase(n: 3, c: 2, h: 8, w: 8, o: 3, k: 5, padding: 2),
+      ConvCase(n: 6, c: 5, h: 4, w: 4, o: 4, k: 3, padding: 1, activation: .relu),
+      ConvCase(n: 2, c: 3, h: 6, w: 4, o: 7, k: 3, padding: 1),
     ]
 
     @Test(arguments: convCases)

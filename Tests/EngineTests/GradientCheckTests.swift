@@ -34,6 +34,11 @@ extension EngineTests {
       ConvCase(n: 3, c: 2, h: 2, w: 2, o: 2, kh: 3, kw: 3, padding: (1, 1)),
       ConvCase(n: 2, c: 2, h: 4, w: 3, o: 2, kh: 3, kw: 5, padding: (1, 2), activation: .relu),
       ConvCase(n: 2, c: 1, h: 3, w: 1, o: 2, kh: 7, kw: 7, padding: (3, 3)),
+      // Planes 8 wide, unfolded a vector row at a time (`unfoldVectorRows`), with 3x3,
+      // one-row and one-column kernels.
+      ConvCase(n: 2, c: 2, h: 3, w: 8, o: 2, kh: 3, kw: 3, padding: (1, 1), activation: .relu),
+      ConvCase(n: 2, c: 2, h: 2, w: 8, o: 3, kh: 1, kw: 3, padding: (0, 1)),
+      ConvCase(n: 2, c: 3, h: 5, w: 8, o: 2, kh: 3, kw: 1, padding: (1, 0)),
       // Kernels whose outer taps meet only padding (LiveKernelWindow): GoogLeNet's 5x5 on a
       // 2x2 plane, ResNet's 3x3 on a 1x1 plane, and a strided one.
       ConvCase(n: 2, c: 3, h: 2, w: 2, o: 2, kh: 5, kw: 5, padding: (2, 2), activation: .relu),

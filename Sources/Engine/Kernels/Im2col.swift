@@ -53,14 +53,33 @@ func im2col(
     }
     return
   }
+  let byVectorRows = unfoldsByVectorRows(g)
   let captured = (input, out - all.lowerBound * rowLength)
   parallelRanges(all.count, minPerThread: max(1, 4096 / max(rowLength, 1))) { part in
     let (input, col) = captured
-    for r in (all.lowerBound + part.lowerBound)..<(all.lowerBound + part.upperBound) {
-      let kj = r % g.kernelW
-      let ki = (r / g.kernelW) % g.kernelH
-      let c = r / (g.kernelW * g.kernelH)
+    let first = all.lowerBound + part.lowerBound
+    // The row's channel and tap, stepped along with it: three integer divisions per row
+    // cost as much as unfolding an 8x8 plane's row for a few images.
+    var kj = first % g.kernelW, ki = (first / g.kernelW) % g.kernelH
+    var c = first / (g.kernelW * g.kernelH)
+    for r in first..<(all.lowerBound + part.upperBound) {
+      defer {
+        kj += 1
+        if kj == g.kernelW {
+          kj = 0
+          ki += 1
+          if ki == g.kernelH { (ki, c) = (0, c + 1) }
+        }
+      }
       if let shift = SamePlaneShift(g, ki: ki, kj: kj) {
+        if byVectorRows {
+          for b in 0..<images {
+            unfoldVectorRows(
+              input + (b * g.channels + c) * g.inPixels, height: g.height, dy: ki - g.padH,
+              dx: kj - g.padW, to: col + r * rowLength + b * P)
+          }
+          continue
+        }
         for b in 0..<images {
           shift.copy(from: input + (b * g.channels + c) * g.inPixels, to: col + r * rowLength + b * P)
         }
@@ -104,6 +123,40 @@ func im2col(
         }
       }
     }
+  }
+}
+
+/// Whether `im2col` unfolds `g` a vector row at a time (`unfoldVectorRows`): stride 1, the
+/// output plane the input's size, 8 pixels wide, and no tap more than one column off centre
+/// (3x3 with padding 1, 1x3, 3x1). DenseNet's, ResNet's and GoogLeNet's 8x8 layers at 32 px.
+/// At 4 pixels wide the same unfolding measured no faster than `SmallPlaneTaps`' table
+/// (BENCHMARKS.md, Session 22).
+func unfoldsByVectorRows(_ g: ConvGeometry) -> Bool {
+  g.strideH == 1 && g.strideW == 1 && g.outH == g.height && g.outW == g.width && g.width == 8
+    && g.padW <= 1 && g.kernelW - 1 - g.padW <= 1
+}
+
+/// One tap's unfolded row for one image of a plane that `unfoldsByVectorRows`: each output
+/// row is one input row, `dy` rows away, moved `dx` (-1, 0 or 1) lanes within its vector,
+/// the lane that falls in the padding zeroed. `SamePlaneShift.copy` spends most of its time
+/// at this width on the loop bounds of its three parts and on the padding columns'
+/// single-float stores.
+@inline(__always)
+func unfoldVectorRows(
+  _ src: UnsafePointer<Float>, height: Int, dy: Int, dx: Int, to dst: UnsafeMutablePointer<Float>
+) {
+  @inline(__always) func rows(_ move: (SIMD8<Float>) -> SIMD8<Float>) {
+    for y in 0..<height {
+      let iy = y + dy
+      let v = iy >= 0 && iy < height
+        ? move(UnsafeRawPointer(src + 8 * iy).loadUnaligned(as: SIMD8<Float>.self)) : SIMD8()
+      UnsafeMutableRawPointer(dst + 8 * y).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+  }
+  switch dx {
+  case 1: rows { v in SIMD8(v[1], v[2], v[3], v[4], v[5], v[6], v[7], 0) }
+  case -1: rows { v in SIMD8(0, v[0], v[1], v[2], v[3], v[4], v[5], v[6]) }
+  default: rows { $0 }
   }
 }
 

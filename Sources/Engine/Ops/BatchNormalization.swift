@@ -40,37 +40,57 @@ public func batchNorm(
       x.data, y.data, gamma.data, beta.data, movingMean.data, movingVar.data, mean, invStd)
     parallelRanges(c) { channels in
       let (xp, yp, gp, bp, mm, mv, mean, invStd) = p
-      for ch in channels {
-        var mu: Float, variance: Float
+      // Image by image, then channel by channel: each image's planes of this thread's
+      // channels are one contiguous run, which the prefetchers follow. Channel by channel,
+      // then image by image, each step jumped `c * pixels` floats to a plane of 4 to 64
+      // floats, and the loads waited on memory (BENCHMARKS.md, Session 22). Each channel's
+      // sums still run over the images in order, as on one thread.
+      let lo = channels.lowerBound, count = channels.count
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 5 * count) { work in
+        let shiftOf = work.baseAddress!, d = shiftOf + count, dd = d + count, scale = dd + count
+        let shiftBy = scale + count
         if training {
-          // One pass: sums of x - s and (x - s)^2 about one of the channel's own values, so
-          // that the difference of the two moments does not cancel (x ~ 100 with a spread of 1).
-          let s = xp[ch * pixels]
-          var d: Float = 0, dd: Float = 0
+          for j in 0..<count { shiftOf[j] = xp[(lo + j) * pixels] }
+          d.update(repeating: 0, count: 2 * count)
           for b in 0..<n {
-            let (a, q) = vectorShiftedMoments(xp + (b * c + ch) * pixels, pixels, shift: s)
-            d += a
-            dd += q
+            let image = xp + (b * c + lo) * pixels
+            for j in 0..<count {
+              // About one of the channel's own values, so that the difference of the two
+              // moments does not cancel (x ~ 100 with a spread of 1).
+              let (a, q) = vectorShiftedMoments(image + j * pixels, pixels, shift: shiftOf[j])
+              d[j] += a
+              dd[j] += q
+            }
           }
-          mu = s + d / m
-          variance = max(dd / m - (d / m) * (d / m), 0)
-          mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
-          mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
-        } else {
-          mu = mm[ch]
-          variance = mv[ch]
         }
-        let inv = 1 / (variance + eps).squareRoot()
-        mean[ch] = mu
-        invStd[ch] = inv
-        let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
-        for b in 0..<n {
-          let src = xp + (b * c + ch) * pixels, dst = yp + (b * c + ch) * pixels
-          if activation == .relu {
-            for i in 0..<pixels { dst[i] = max(src[i] * scale + shift, 0) }
+        for j in 0..<count {
+          let ch = lo + j
+          var mu: Float, variance: Float
+          if training {
+            mu = shiftOf[j] + d[j] / m
+            variance = max(dd[j] / m - (d[j] / m) * (d[j] / m), 0)
+            mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
+            mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
           } else {
-            for i in 0..<pixels { dst[i] = src[i] * scale + shift }
-            if sigmoidPerPlane { vectorSigmoid(dst, dst, pixels) }
+            mu = mm[ch]
+            variance = mv[ch]
+          }
+          let inv = 1 / (variance + eps).squareRoot()
+          mean[ch] = mu
+          invStd[ch] = inv
+          scale[j] = gp[ch] * inv
+          shiftBy[j] = bp[ch] - mu * gp[ch] * inv
+        }
+        for b in 0..<n {
+          let src = xp + (b * c + lo) * pixels, dst = yp + (b * c + lo) * pixels
+          for j in 0..<count {
+            let s = src + j * pixels, t = dst + j * pixels, k = scale[j], h = shiftBy[j]
+            if activation == .relu {
+              for i in 0..<pixels { t[i] = max(s[i] * k + h, 0) }
+            } else {
+              for i in 0..<pixels { t[i] = s[i] * k + h }
+              if sigmoidPerPlane { vectorSigmoid(t, t, pixels) }
+            }
           }
         }
       }
@@ -107,48 +127,63 @@ public func batchNorm(
     parallelRanges(c) { channels in
       let (xp, gy, gp, bp, dx, dgamma, dbeta, stats, sigmoidOutput) = q
       let mean = stats.data, invStd = stats.data + c
-      for ch in channels {
-        let mu = mean[ch], inv = invStd[ch]
-        // The forward pass's affine map, for the ReLU's derivative.
-        let scale = gp[ch] * inv, shift = bp[ch] - mu * gp[ch] * inv
-        // Σ dy and Σ dy * xhat, with xhat = (x - mu) * inv.
-        var sumDy: Float = 0, sumDyX: Float = 0
+      // Image by image, as in the forward pass.
+      let lo = channels.lowerBound, count = channels.count
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * count) { work in
+        let sumDy = work.baseAddress!, sumDyX = sumDy + count, scale = sumDyX + count
+        let shift = scale + count, a = shift + count, bcoef = a + count
+        sumDy.update(repeating: 0, count: 2 * count)
+        for j in 0..<count {
+          let ch = lo + j
+          // The forward pass's affine map, for the ReLU's derivative.
+          scale[j] = gp[ch] * invStd[ch]
+          shift[j] = bp[ch] - mean[ch] * gp[ch] * invStd[ch]
+        }
+        // Σ dy and Σ dy * x per channel, over the images in order.
         for b in 0..<n {
-          let off = (b * c + ch) * pixels
-          if masked {
-            let (s, d) = reluMaskedSums(gy + off, xp + off, pixels, scale: scale, shift: shift)
-            sumDy += s
-            sumDyX += d
-          } else {
-            if let yp = sigmoidOutput {
-              let g = gy + off, out = yp + off
-              for i in 0..<pixels { g[i] *= out[i] * (1 - out[i]) }
+          let base = (b * c + lo) * pixels
+          for j in 0..<count {
+            let off = base + j * pixels
+            if masked {
+              let (s, d) = reluMaskedSums(gy + off, xp + off, pixels, scale: scale[j], shift: shift[j])
+              sumDy[j] += s
+              sumDyX[j] += d
+            } else {
+              if let yp = sigmoidOutput {
+                let g = gy + off, out = yp + off
+                for i in 0..<pixels { g[i] *= out[i] * (1 - out[i]) }
+              }
+              sumDy[j] += vectorSum(gy + off, pixels)
+              sumDyX[j] += vectorDot(gy + off, xp + off, pixels)
             }
-            sumDy += vectorSum(gy + off, pixels)
-            sumDyX += vectorDot(gy + off, xp + off, pixels)
           }
         }
-        let sumDyXhat = (sumDyX - mu * sumDy) * inv
-        dgamma?[ch] += sumDyXhat
-        dbeta?[ch] += sumDy
-        guard let dx else { continue }
-        let k = gp[ch] * inv
-        if training {
-          // dx = gamma * inv / m * (m * dy - Σdy - xhat * Σ(dy * xhat))
-          let a = sumDy / m, bcoef = sumDyXhat / m
-          for b in 0..<n {
-            let off = (b * c + ch) * pixels
-            for i in 0..<pixels {
-              let v = xp[off + i]
-              let g = !masked || v * scale + shift > 0 ? gy[off + i] : 0
-              dx[off + i] += k * (g - a - (v - mu) * inv * bcoef)
-            }
-          }
-        } else {
-          for b in 0..<n {
-            let off = (b * c + ch) * pixels
-            for i in 0..<pixels where !masked || xp[off + i] * scale + shift > 0 {
-              dx[off + i] += k * gy[off + i]
+        for j in 0..<count {
+          let ch = lo + j
+          // Σ dy * xhat, with xhat = (x - mu) * inv.
+          let sumDyXhat = (sumDyX[j] - mean[ch] * sumDy[j]) * invStd[ch]
+          dgamma?[ch] += sumDyXhat
+          dbeta?[ch] += sumDy[j]
+          // dx = gamma * inv / m * (m * dy - Σdy - xhat * Σ(dy * xhat)); in prediction mode
+          // a and bcoef are 0 and this is gamma * inv * dy.
+          a[j] = training ? sumDy[j] / m : 0
+          bcoef[j] = training ? sumDyXhat / m * invStd[ch] : 0
+        }
+        guard let dx else { return }
+        for b in 0..<n {
+          let base = (b * c + lo) * pixels
+          for j in 0..<count {
+            let off = base + j * pixels, ch = lo + j
+            let k = scale[j], h = shift[j], aj = a[j], bj = bcoef[j], mu = mean[ch]
+            let xs = xp + off, gs = gy + off, ds = dx + off
+            if masked {
+              for i in 0..<pixels {
+                let v = xs[i]
+                let g = v * k + h > 0 ? gs[i] : 0
+                ds[i] += k * (g - aj - (v - mu) * bj)
+              }
+            } else {
+              for i in 0..<pixels { ds[i] += k * (gs[i] - aj - (xs[i] - mu) * bj) }
             }
           }
         }
