@@ -45,12 +45,14 @@ let package = Package(
     // The machine's FMA peak, measured with the widest vectors the CPU has (C, for
     // per-function AVX-512 and AVX2 targets that Swift cannot express).
     .target(name: "CMachinePeak"),
+    // Stride-1 convolutions of small planes with AVX-512 (C for the same reason).
+    .target(name: "CDirectConvolution", cSettings: [.unsafeFlags(["-O3"])]),
     .target(name: "CCrashTrace"),
     // The helpers every module shares: `require`, the monotonic clock, number formats.
     .target(name: "Common"),
     // The deep-learning engine: tensors, autograd, layers, kernels, training.
     .target(
-      name: "Engine", dependencies: ["Common", "COpenBLAS", "CMachinePeak"],
+      name: "Engine", dependencies: ["Common", "COpenBLAS", "CMachinePeak", "CDirectConvolution"],
       swiftSettings: kernelSettings),
     // Fashion-MNIST: IDX files, checks, resizing, shuffled batches.
     .target(name: "Datasets", dependencies: ["Common", "CZlib"], swiftSettings: kernelSettings),

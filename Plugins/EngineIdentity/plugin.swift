@@ -11,7 +11,7 @@ import PackagePlugin
 struct EngineIdentity: BuildToolPlugin {
   /// The modules whose sources make the fingerprint, besides the target's own.
   /// (The math library's version and kernel set are read at run time: `CachedTraining`.)
-  static let modules = ["Engine", "CMachinePeak", "Datasets"]
+  static let modules = ["Engine", "CMachinePeak", "CDirectConvolution", "Datasets"]
 
   func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
     let targets = context.package.targets.filter {

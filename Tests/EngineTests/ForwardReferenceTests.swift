@@ -53,6 +53,11 @@ extension EngineTests {
       ConvCase(n: 3, c: 2, h: 8, w: 8, o: 3, k: 5, padding: 2),
       ConvCase(n: 6, c: 5, h: 4, w: 4, o: 4, k: 3, padding: 1, activation: .relu),
       ConvCase(n: 2, c: 3, h: 6, w: 4, o: 7, k: 3, padding: 1),
+      // More than 16 output and input channels, neither a multiple of 16, and runs of 8
+      // output pixels with a short last one: `ChannelVectorConvolution`'s blocks of 32 and
+      // of 16 channels, forward and (input and output channels swapped) backward.
+      ConvCase(n: 3, c: 20, h: 5, w: 7, o: 37, k: 3, padding: 1, activation: .relu),
+      ConvCase(n: 2, c: 17, h: 9, w: 9, o: 33, k: 5),
     ]
 
     @Test(arguments: convCases)

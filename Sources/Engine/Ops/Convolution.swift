@@ -260,6 +260,11 @@ func convForward(
     biasActivate(y.data, images: plan.images, channels: o, pixels: P, bias: nil, act)
     return
   }
+  if ChannelVectorConvolution.applies(g, outChannels: o) {
+    ChannelVectorConvolution.forward(x.data, w.data, g, outChannels: o, images: plan.images, into: y.data)
+    biasActivate(y.data, images: plan.images, channels: o, pixels: P, bias: bias, act)
+    return
+  }
   if plan.singlePixel {
     gemm(transB: true, m: plan.images, n: o, k: C, x.data, lda: C, w.data, ldb: C, y.data, ldc: o)
     biasActivate(y.data, images: plan.images, channels: o, pixels: 1, bias: bias, act)
@@ -303,7 +308,14 @@ func convForward(
 func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
   let g = plan.g, o = plan.outChannels, C = g.channels, K = g.patchSize, P = g.outPixels
   let G = plan.groupImages, threads = plan.threads
-  let needW = w.requiresGrad, needX = x.requiresGrad
+  let needW = w.requiresGrad
+  var needX = x.requiresGrad
+  if needX && ChannelVectorConvolution.appliesToInputGradient(g, outChannels: o) {
+    ChannelVectorConvolution.inputGradient(
+      dz.data, w.data, g, outChannels: o, images: plan.images, into: x.gradBuffer())
+    needX = false
+  }
+  guard needW || needX else { return }
   let dw = needW ? w.gradBuffer() : nil
   let dx = needX ? x.gradBuffer() : nil
   if plan.singlePixel {

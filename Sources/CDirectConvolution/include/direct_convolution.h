@@ -1,0 +1,30 @@
+#ifndef DIRECT_CONVOLUTION_H
+#define DIRECT_CONVOLUTION_H
+
+/// Whether this CPU runs `direct_convolution_forward` (AVX-512F); where it does not, the
+/// engine keeps its unfolding and GEMM.
+int direct_convolution_available(void);
+
+/// Floats of `direct_convolution_forward`'s per-thread scratch for one image.
+long direct_convolution_scratch_floats(int channels, int height, int width, int pad_h, int pad_w);
+
+/// Floats of a packed kernel: ceil(out_channels / 16) * 16 * in_channels * kernel taps.
+long direct_convolution_packed_floats(int out_channels, int in_channels, int taps);
+
+/// Packs `w` ([out][in][kh][kw]) as [out / 16][in][kh * kw][16] (lanes past `out` zero): a
+/// tap's weights for 16 output channels are one vector. With `turned`, packs the kernel of
+/// the input gradient instead: `w` turned half a turn, its two channel axes swapped, so that
+/// the output channels of the packed kernel are `w`'s input channels.
+void direct_convolution_pack(const float *w, int out_channels, int in_channels, int kh, int kw,
+                             int turned, float *packed);
+
+/// A stride-1 convolution of `images` consecutive images `x` ([images][channels][height]
+/// [width]) with a packed kernel of `out_channels` outputs (kh x kw, padding pad_h, pad_w),
+/// written to (or, with `accumulate`, added into) `y` ([images][out_channels][out_h][out_w]).
+/// Each output pixel's 16-channel vectors are summed over input channels and taps in that
+/// order. `scratch` holds `direct_convolution_scratch_floats` floats.
+void direct_convolution_forward(const float *x, int images, int channels, int height, int width,
+                                int kh, int kw, int pad_h, int pad_w, const float *packed,
+                                int out_channels, float *y, int accumulate, float *scratch);
+
+#endif

@@ -1,0 +1,88 @@
+import CDirectConvolution
+
+/// Stride-1 convolutions of small planes (the 16x16 to 3x3 layers of the `reproduce` sizes),
+/// computed in place from the input with AVX-512, nothing unfolded: the forward pass, and
+/// the input gradient as the same kind of convolution of the output gradient with the
+/// kernel turned half a turn. The weight gradient keeps `convBackward`'s unfolding and GEMM.
+///
+/// The vector lanes are 16 output channels (`direct_convolution_forward` in
+/// `CDirectConvolution`, C for the per-function AVX-512 target Swift cannot express): a
+/// tile of 8 output pixels by 32 output channels keeps 16 accumulators in registers, and
+/// each kernel tap costs two weight loads, eight broadcasts of an input value and sixteen
+/// fused multiply-adds. Where the unfolding and a GEMM of 32 output rows (DenseNet's) ran at
+/// about 35-60% of a core's peak, this runs at about 90% (BENCHMARKS.md, Session 22).
+///
+/// Only on CPUs with AVX-512F; elsewhere, and for planes over `maxOutPixels` (where
+/// OpenBLAS's GEMMs are at their best), the unfolding stays. Forward and backward reference
+/// tests (`ForwardReferenceTests`, `BackwardReferenceTests`, `GradientCheckTests`) reach this
+/// path on such CPUs through `conv2d`.
+enum ChannelVectorConvolution {
+  static let available = direct_convolution_available() != 0
+  static let maxOutPixels = 256
+
+  /// Not for 1x1 kernels (a pointwise convolution's GEMM needs no unfolding) nor for
+  /// LeNet's convolutions, which `DirectConvolution` takes.
+  static func applies(_ g: ConvGeometry, outChannels o: Int) -> Bool {
+    available && g.strideH == 1 && g.strideW == 1 && g.kernelH * g.kernelW > 1
+      && g.outPixels <= maxOutPixels && !DirectConvolution.applies(g, outChannels: o)
+  }
+
+  /// The input gradient as a convolution needs padding of at most the kernel's size less one.
+  static func appliesToInputGradient(_ g: ConvGeometry, outChannels o: Int) -> Bool {
+    applies(g, outChannels: o) && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
+      && g.inPixels <= maxOutPixels
+  }
+
+  /// `y = conv(x, w)` for `images` images, overwriting `y` (bias and activation left to
+  /// the caller).
+  static func forward(
+    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, outChannels o: Int,
+    images: Int, into y: UnsafeMutablePointer<Float>
+  ) {
+    run(input: x, channels: g.channels, height: g.height, width: g.width, weights: w,
+        outChannels: o, g, turned: false, padH: g.padH, padW: g.padW, images: images,
+        outPixels: g.outPixels, into: y, accumulate: false)
+  }
+
+  /// `dx += conv(dz, turned w)`, the input gradient of `conv2d` for an output gradient `dz`
+  /// (`[images, o, outH, outW]`) into `dx` (`[images, channels, height, width]`).
+  static func inputGradient(
+    _ dz: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, outChannels o: Int,
+    images: Int, into dx: UnsafeMutablePointer<Float>
+  ) {
+    run(input: dz, channels: o, height: g.outH, width: g.outW, weights: w, outChannels: g.channels,
+        g, turned: true, padH: g.kernelH - 1 - g.padH, padW: g.kernelW - 1 - g.padW,
+        images: images, outPixels: g.inPixels, into: dx, accumulate: true)
+  }
+
+  /// Packs the kernel once, then splits the images between the threads, each with its own
+  /// framed copy of an image.
+  private static func run(
+    input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+    weights w: UnsafePointer<Float>, outChannels: Int, _ g: ConvGeometry, turned: Bool,
+    padH: Int, padW: Int, images: Int, outPixels: Int, into out: UnsafeMutablePointer<Float>,
+    accumulate: Bool
+  ) {
+    let taps = g.kernelH * g.kernelW
+    let packed = direct_convolution_packed_floats(Int32(outChannels), Int32(channels), Int32(taps))
+    let scratch = direct_convolution_scratch_floats(
+      Int32(channels), Int32(height), Int32(width), Int32(padH), Int32(padW))
+    let threads = min(ComputeThreads.count, images)
+    let inPixels = height * width
+    Scratch.withFloats(packed + threads * scratch) { buffer in
+      // The packed kernel's input channels are `channels` (w's outputs when turned).
+      direct_convolution_pack(
+        w, Int32(turned ? channels : outChannels), Int32(turned ? outChannels : channels),
+        Int32(g.kernelH), Int32(g.kernelW), turned ? 1 : 0, buffer)
+      let captured = (input, out, buffer)
+      parallelParts(images, parts: threads) { t, range in
+        let (input, out, buffer) = captured
+        direct_convolution_forward(
+          input + range.lowerBound * channels * inPixels, Int32(range.count), Int32(channels),
+          Int32(height), Int32(width), Int32(g.kernelH), Int32(g.kernelW), Int32(padH),
+          Int32(padW), buffer, Int32(outChannels), out + range.lowerBound * outChannels * outPixels,
+          accumulate ? 1 : 0, buffer + packed + t * scratch)
+      }
+    }
+  }
+}
