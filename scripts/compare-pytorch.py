@@ -14,7 +14,7 @@ beside the anchors' (../shared/anchors/README.md, two runs on the machine kind's
 host), so that a slow hour shows. The rule of issue #8 is checked for training and for
 inference: ours >= 1.25x PyTorch, or ours >= 197 GFLOP/s (direct-convolution FLOPs, a
 training step counting three forward passes). Where a pair misses it, a second table gives
-the share of our step spent in OpenBLAS's products and the ratio that would remain with
+the share of our step spent in the products (OpenBLAS's, direct convolutions) and the ratio that would remain with
 everything else removed: whether the products or the rest stop the pair.
 
 PyTorch's side is the reference script of this machine kind's anchors

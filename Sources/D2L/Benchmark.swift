@@ -27,8 +27,9 @@ public struct BenchmarkResult: Codable {
   public var peak_vector_width: Int
   public var train_peak_share: Double
   public var infer_peak_share: Double
-  /// The share of the cores' time that the timed steps spent inside OpenBLAS's matrix
-  /// products (`GEMMClock`: thread-seconds in products over threads × wall seconds).
+  /// The share of the cores' time that the timed steps spent inside the products:
+  /// OpenBLAS's and the direct convolution kernel's (`GEMMClock`: thread-seconds in products
+  /// over threads × wall seconds).
   /// Dividing the throughput by it gives a ceiling: the examples/s if everything outside
   /// the products took no time and the products kept every core busy. Training's is nil
   /// with `--layers`, whose timing adds work outside the products.
@@ -192,9 +193,9 @@ extension BenchmarkResult: CustomStringConvertible {
     let infer = String(format: "inference %.0f%% (ceiling %.1f examples/s)",
       100 * infer_gemm_share, infer_examples_per_s / infer_gemm_share)
     guard let train = train_gemm_share else {
-      return "cores' time in OpenBLAS's products: training not measured with --layers, " + infer
+      return "cores' time in the products (OpenBLAS's, direct convolutions): training not measured with --layers, " + infer
     }
-    return String(format: "cores' time in OpenBLAS's products: training %.0f%% (ceiling %.1f examples/s), ",
+    return String(format: "cores' time in the products (OpenBLAS's, direct convolutions): training %.0f%% (ceiling %.1f examples/s), ",
       100 * train, train_examples_per_s / train) + infer
   }
 

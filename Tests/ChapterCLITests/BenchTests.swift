@@ -48,6 +48,6 @@ import Testing
     #expect(result.exitCode == 0, "\(result.stderr)")
     #expect(result.stdout.contains("machine peak: "))
     #expect(result.stdout.contains("% of peak)"))
-    #expect(result.stdout.contains("cores' time in OpenBLAS's products: training "))
+    #expect(result.stdout.contains("cores' time in the products (OpenBLAS's, direct convolutions): training "))
   }
 }

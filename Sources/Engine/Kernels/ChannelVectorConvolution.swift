@@ -77,6 +77,8 @@ enum ChannelVectorConvolution {
       let captured = (input, out, buffer)
       parallelParts(images, parts: threads) { t, range in
         let (input, out, buffer) = captured
+        let start = GEMMClock.isRunning ? monotonicSeconds() : 0
+        defer { if GEMMClock.isRunning { GEMMClock.add(monotonicSeconds() - start) } }
         direct_convolution_forward(
           input + range.lowerBound * channels * inPixels, Int32(range.count), Int32(channels),
           Int32(height), Int32(width), Int32(g.kernelH), Int32(g.kernelW), Int32(padH),

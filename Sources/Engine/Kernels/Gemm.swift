@@ -67,9 +67,10 @@ private func cblasCall(
     blasint(ldc))
 }
 
-/// The time threads spend inside OpenBLAS's matrix products, summed over the threads, while
-/// it runs: `chapter bench` reads it to say how much of a step is the products themselves
-/// (their arithmetic and OpenBLAS's packing) and how much everything around them.
+/// The time threads spend inside the products, summed over the threads, while it runs:
+/// OpenBLAS's matrix products and the direct convolution kernel
+/// (`ChannelVectorConvolution`). `chapter bench` reads it to say how much of a step is the
+/// arithmetic itself (with OpenBLAS's packing) and how much everything around it.
 public enum GEMMClock {
   // Safe: `chapter bench` starts and stops it between steps, on its own thread, while no
   // kernel runs; the products only read it. Their sums go through `lock`.
