@@ -161,6 +161,142 @@ __attribute__((target("avx512f"))) static void forward_avx512(
 }
 #endif
 
+long direct_convolution_transposed_gradient_floats(int images, int out_channels, long out_pixels) {
+  return (long)images * out_pixels * ((out_channels + 15) / 16) * 16;
+}
+
+void direct_convolution_transpose_gradient(const float *dz, int images, int out_channels,
+                                           long out_pixels, float *dz_t) {
+  const int row = (out_channels + 15) / 16 * 16;
+  for (int n = 0; n < images; n++) {
+    const float *src = dz + (long)n * out_channels * out_pixels;
+    float *dst = dz_t + (long)n * out_pixels * row;
+    for (long p = 0; p < out_pixels; p++) {
+      float *d = dst + p * row;
+      for (int o = 0; o < out_channels; o++) d[o] = src[(long)o * out_pixels + p];
+      for (int o = out_channels; o < row; o++) d[o] = 0;
+    }
+  }
+}
+
+long direct_convolution_weight_gradient_scratch_floats(int images, int height, int width,
+                                                       int pad_h, int pad_w) {
+  return (long)images * (height + 2 * pad_h) * (width + 2 * pad_w) + 4096;
+}
+
+// Kernel taps a weight-gradient tile takes at once: with two vectors of 16 output channels,
+// 16 accumulators.
+#define MAX_TAPS 8
+// Floats of the transposed output gradient a thread's tiles read at a time.
+#define GRADIENT_CHUNK_FLOATS 65536
+
+#if defined(__x86_64__)
+// One tile of the weight gradient: `group` taps (frame offsets `tap_offset`) of one input
+// channel, framed for every image in `frames`, by one or two blocks of 16 output channels,
+// summed over the images and output pixels; added into `dw` (`dw_stride` floats between
+// output channels).
+__attribute__((target("avx512f"), always_inline)) static inline void gradient_tile(
+    const int group, const float *frames, long framed, int images, const int *corner,
+    long out_pixels, const int *tap_offset, const float *dz_t, int row, int pair, float *dw,
+    long dw_stride, int lanes0, int lanes1, float *spill) {
+  __m512 a0[MAX_TAPS], a1[MAX_TAPS];
+  for (int j = 0; j < group; j++) a0[j] = a1[j] = _mm512_setzero_ps();
+  for (int n = 0; n < images; n++) {
+    const float *fn = frames + n * framed;
+    const float *dn = dz_t + (long)n * out_pixels * row;
+    for (long p = 0; p < out_pixels; p++) {
+      const float *base = fn + corner[p];
+      const __m512 d0 = _mm512_loadu_ps(dn + p * row);
+      const __m512 d1 = pair ? _mm512_loadu_ps(dn + p * row + 16) : d0;
+      for (int j = 0; j < group; j++) {
+        const __m512 s = _mm512_set1_ps(base[tap_offset[j]]);
+        a0[j] = _mm512_fmadd_ps(d0, s, a0[j]);
+        a1[j] = _mm512_fmadd_ps(d1, s, a1[j]);
+      }
+    }
+  }
+  for (int half = 0; half <= pair; half++) {
+    for (int j = 0; j < group; j++) _mm512_storeu_ps(spill + 16 * j, half ? a1[j] : a0[j]);
+    const int lanes = half ? lanes1 : lanes0;
+    float *db = dw + (long)half * 16 * dw_stride;
+    for (int o = 0; o < lanes; o++)
+      for (int j = 0; j < group; j++) db[o * dw_stride + j] += spill[16 * j + o];
+  }
+}
+
+__attribute__((target("avx512f"))) static void weight_gradient_avx512(
+    const float *x, int images, int channels, int height, int width, int kh, int kw, int pad_h,
+    int pad_w, const float *dz_t, int out_channels, int c_begin, int c_end, float *dw,
+    float *scratch) {
+  const int framed_w = width + 2 * pad_w, framed_h = height + 2 * pad_h;
+  const long framed = (long)framed_w * framed_h, in_pixels = (long)height * width;
+  const int out_h = framed_h - kh + 1, out_w = framed_w - kw + 1;
+  const long out_pixels = (long)out_h * out_w;
+  const int taps = kh * kw, blocks = (out_channels + 15) / 16, row = blocks * 16;
+  float *frames = scratch, *spill = scratch + images * framed;
+  int corner[out_pixels], tap_offset[taps];
+  for (long p = 0; p < out_pixels; p++) corner[p] = (int)((p / out_w) * framed_w + p % out_w);
+  for (int ki = 0; ki < kh; ki++)
+    for (int kj = 0; kj < kw; kj++) tap_offset[ki * kw + kj] = ki * framed_w + kj;
+  // Groups of equal size, at most MAX_TAPS: 9 taps are groups of 5 and 4, 25 of 7, 7, 7, 4.
+  const int groups = (taps + MAX_TAPS - 1) / MAX_TAPS, size = (taps + groups - 1) / groups;
+  const long dw_stride = (long)channels * taps;
+  // Images whose transposed output gradient (about 256 KiB) stays in cache while every
+  // channel, pair of blocks and group of taps reads it: taken whole, ResNet-18's at 64 px
+  // (4 MiB) came from memory once per tile and ran at a third of the unfolding's speed.
+  const long per_image = out_pixels * row;
+  const int chunk = per_image >= GRADIENT_CHUNK_FLOATS ? 1 : (int)(GRADIENT_CHUNK_FLOATS / per_image);
+  if (pad_h > 0 || pad_w > 0) memset(frames, 0, sizeof(float) * (size_t)images * framed);
+  for (int n0 = 0; n0 < images; n0 += chunk) {
+   const int count = images - n0 < chunk ? images - n0 : chunk;
+   const float *dz_chunk = dz_t + (long)n0 * per_image;
+   for (int c = c_begin; c < c_end; c++) {
+    // Channel c of the chunk's images, framed by zeros (the border stays zero).
+    for (int n = 0; n < count; n++) {
+      const float *xc = x + ((long)(n0 + n) * channels + c) * in_pixels;
+      float *fn = frames + n * framed;
+      for (int r = 0; r < height; r++)
+        memcpy(fn + (r + pad_h) * framed_w + pad_w, xc + r * width, sizeof(float) * width);
+    }
+    for (int b = 0; b < blocks; b += 2) {
+      const int pair = b + 1 < blocks;
+      const int lanes0 = out_channels - b * 16 < 16 ? out_channels - b * 16 : 16;
+      const int lanes1 = pair ? (out_channels - (b + 1) * 16 < 16 ? out_channels - (b + 1) * 16 : 16) : 0;
+      const float *dzb = dz_chunk + b * 16;
+      for (int first = 0; first < taps; first += size) {
+        const int group = taps - first < size ? taps - first : size;
+        float *dwt = dw + (long)b * 16 * dw_stride + (long)c * taps + first;
+#define GRADIENT_TILE(G)                                                                      \
+  case G:                                                                                     \
+    gradient_tile(G, frames, framed, count, corner, out_pixels, tap_offset + first, dzb, row,  \
+                  pair, dwt, dw_stride, lanes0, lanes1, spill);                               \
+    break;
+        switch (group) {
+          GRADIENT_TILE(1) GRADIENT_TILE(2) GRADIENT_TILE(3) GRADIENT_TILE(4)
+          GRADIENT_TILE(5) GRADIENT_TILE(6) GRADIENT_TILE(7) GRADIENT_TILE(8)
+        }
+#undef GRADIENT_TILE
+      }
+    }
+   }
+  }
+}
+#endif
+
+void direct_convolution_weight_gradient(const float *x, int images, int channels, int height,
+                                        int width, int kh, int kw, int pad_h, int pad_w,
+                                        const float *dz_t, int out_channels, int c_begin,
+                                        int c_end, float *dw, float *scratch) {
+#if defined(__x86_64__)
+  weight_gradient_avx512(x, images, channels, height, width, kh, kw, pad_h, pad_w, dz_t,
+                         out_channels, c_begin, c_end, dw, scratch);
+#else
+  (void)x; (void)images; (void)channels; (void)height; (void)width; (void)kh; (void)kw;
+  (void)pad_h; (void)pad_w; (void)dz_t; (void)out_channels; (void)c_begin; (void)c_end;
+  (void)dw; (void)scratch;
+#endif
+}
+
 void direct_convolution_forward(const float *x, int images, int channels, int height, int width,
                                 int kh, int kw, int pad_h, int pad_w, const float *packed,
                                 int out_channels, float *y, int accumulate, float *scratch) {

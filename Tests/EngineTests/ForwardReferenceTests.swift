@@ -58,6 +58,9 @@ extension EngineTests {
       // of 16 channels, forward and (input and output channels swapped) backward.
       ConvCase(n: 3, c: 20, h: 5, w: 7, o: 37, k: 3, padding: 1, activation: .relu),
       ConvCase(n: 2, c: 17, h: 9, w: 9, o: 33, k: 5),
+      // A weight gradient whose transposed output gradient (256 pixels x 80 floats an
+      // image) is read in two chunks of images, three and two.
+      ConvCase(n: 5, c: 2, h: 16, w: 16, o: 70, k: 3, padding: 1, bias: false),
     ]
 
     @Test(arguments: convCases)

@@ -27,4 +27,27 @@ void direct_convolution_forward(const float *x, int images, int channels, int he
                                 int kh, int kw, int pad_h, int pad_w, const float *packed,
                                 int out_channels, float *y, int accumulate, float *scratch);
 
+/// Floats of `direct_convolution_transpose_gradient`'s output: images * out_pixels *
+/// ceil(out_channels / 16) * 16.
+long direct_convolution_transposed_gradient_floats(int images, int out_channels, long out_pixels);
+
+/// `dz_t[n][p][o] = dz[n][o][p]` for `images` images, each row of `dz_t` padded with zeros
+/// to a whole number of 16-float vectors.
+void direct_convolution_transpose_gradient(const float *dz, int images, int out_channels,
+                                           long out_pixels, float *dz_t);
+
+/// Floats of `direct_convolution_weight_gradient`'s per-thread scratch.
+long direct_convolution_weight_gradient_scratch_floats(int images, int height, int width,
+                                                       int pad_h, int pad_w);
+
+/// Adds into `dw` ([out][in][kh][kw]) the weight gradient of a stride-1 convolution of
+/// `images` images `x` for the output gradient `dz_t` (`direct_convolution_transpose_gradient`'s
+/// layout), for the input channels [c_begin, c_end) only: threads split the input channels
+/// and write disjoint parts of `dw`. Each weight's sum runs over chunks of images (about
+/// 256 KiB of `dz_t` each), then within a chunk over its images and output pixels, in order.
+void direct_convolution_weight_gradient(const float *x, int images, int channels, int height,
+                                        int width, int kh, int kw, int pad_h, int pad_w,
+                                        const float *dz_t, int out_channels, int c_begin,
+                                        int c_end, float *dw, float *scratch);
+
 #endif

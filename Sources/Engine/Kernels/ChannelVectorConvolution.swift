@@ -1,16 +1,18 @@
 import CDirectConvolution
 
 /// Stride-1 convolutions of small planes (the 16x16 to 3x3 layers of the `reproduce` sizes),
-/// computed in place from the input with AVX-512, nothing unfolded: the forward pass, and
-/// the input gradient as the same kind of convolution of the output gradient with the
-/// kernel turned half a turn. The weight gradient keeps `convBackward`'s unfolding and GEMM.
+/// computed in place from the input with AVX-512, nothing unfolded: the forward pass, the
+/// input gradient as the same kind of convolution of the output gradient with the kernel
+/// turned half a turn, and the weight gradient.
 ///
 /// The vector lanes are 16 output channels (`direct_convolution_forward` in
 /// `CDirectConvolution`, C for the per-function AVX-512 target Swift cannot express): a
 /// tile of 8 output pixels by 32 output channels keeps 16 accumulators in registers, and
 /// each kernel tap costs two weight loads, eight broadcasts of an input value and sixteen
-/// fused multiply-adds. Where the unfolding and a GEMM of 32 output rows (DenseNet's) ran at
-/// about 35-60% of a core's peak, this runs at about 90% (BENCHMARKS.md, Session 22).
+/// fused multiply-adds. The weight gradient's tile is up to 8 taps by 32 output channels,
+/// one vector load of the output gradient per pixel. Where the unfolding and a GEMM of 32
+/// output rows (DenseNet's) ran at about 35-60% of a core's peak, the forward kernel runs at
+/// about 90% (BENCHMARKS.md, Session 22).
 ///
 /// Only on CPUs with AVX-512F; elsewhere, and for planes over `maxOutPixels` (where
 /// OpenBLAS's GEMMs are at their best), the unfolding stays. Forward and backward reference
@@ -55,8 +57,42 @@ enum ChannelVectorConvolution {
         images: images, outPixels: g.inPixels, into: dx, accumulate: true)
   }
 
+  /// `dw += ` the weight gradient of `conv2d` for input `x` and output gradient `dz`. The
+  /// output gradient is transposed to pixel-major rows of output channels once (the images
+  /// split between the threads); then the threads split the input channels, each framing its
+  /// channels of every image and writing only their part of `dw`.
+  static func weightGradient(
+    _ x: UnsafePointer<Float>, _ dz: UnsafePointer<Float>, _ g: ConvGeometry, outChannels o: Int,
+    images: Int, into dw: UnsafeMutablePointer<Float>
+  ) {
+    let P = g.outPixels
+    let transposed = direct_convolution_transposed_gradient_floats(Int32(images), Int32(o), P)
+    let row = transposed / max(images * P, 1)
+    let scratch = direct_convolution_weight_gradient_scratch_floats(
+      Int32(images), Int32(g.height), Int32(g.width), Int32(g.padH), Int32(g.padW))
+    let threads = min(ComputeThreads.count, g.channels)
+    Scratch.withFloats(transposed + threads * scratch) { buffer in
+      let captured = (x, dz, dw, buffer)
+      parallelParts(images, parts: min(ComputeThreads.count, images)) { _, range in
+        let (_, dz, _, buffer) = captured
+        direct_convolution_transpose_gradient(
+          dz + range.lowerBound * o * P, Int32(range.count), Int32(o), P,
+          buffer + range.lowerBound * P * row)
+      }
+      parallelParts(g.channels, parts: threads) { t, range in
+        let (x, _, dw, buffer) = captured
+        let start = GEMMClock.isRunning ? monotonicSeconds() : 0
+        defer { if GEMMClock.isRunning { GEMMClock.add(monotonicSeconds() - start) } }
+        direct_convolution_weight_gradient(
+          x, Int32(images), Int32(g.channels), Int32(g.height), Int32(g.width), Int32(g.kernelH),
+          Int32(g.kernelW), Int32(g.padH), Int32(g.padW), buffer, Int32(o),
+          Int32(range.lowerBound), Int32(range.upperBound), dw, buffer + transposed + t * scratch)
+      }
+    }
+  }
+
   /// Packs the kernel once, then splits the images between the threads, each with its own
-  /// framed copy of an image.
+  /// framed copies of a block of images.
   private static func run(
     input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
     weights w: UnsafePointer<Float>, outChannels: Int, _ g: ConvGeometry, turned: Bool,

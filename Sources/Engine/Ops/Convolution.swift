@@ -308,12 +308,16 @@ func convForward(
 func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
   let g = plan.g, o = plan.outChannels, C = g.channels, K = g.patchSize, P = g.outPixels
   let G = plan.groupImages, threads = plan.threads
-  let needW = w.requiresGrad
-  var needX = x.requiresGrad
+  var needW = w.requiresGrad, needX = x.requiresGrad
   if needX && ChannelVectorConvolution.appliesToInputGradient(g, outChannels: o) {
     ChannelVectorConvolution.inputGradient(
       dz.data, w.data, g, outChannels: o, images: plan.images, into: x.gradBuffer())
     needX = false
+  }
+  if needW && ChannelVectorConvolution.applies(g, outChannels: o) {
+    ChannelVectorConvolution.weightGradient(
+      x.data, dz.data, g, outChannels: o, images: plan.images, into: w.gradBuffer())
+    needW = false
   }
   guard needW || needX else { return }
   let dw = needW ? w.gradBuffer() : nil
