@@ -194,8 +194,8 @@ def main():
     print(f"{failures} configuration(s) where the rule is not met in training or inference")
     if bounds:
         print()
-        print("Where the rule is not met: the share of our cores' time spent in OpenBLAS's "
-              "products (`chapter bench`), and the ratio to PyTorch if everything outside "
+        print("Where the rule is not met: the share of our cores' time spent in the "
+              "products (OpenBLAS's and the direct convolution kernel's, `chapter bench`), and the ratio to PyTorch if everything outside "
               "them took no time (ratio / share, median of the rounds). Below "
               f"{RULE_RATIO}×, the products themselves stop the pair: removing the rest "
               "cannot meet the rule, fewer multiplies or faster products can.")
