@@ -23,10 +23,16 @@ int direct_convolution_available(void) {
 #endif
 }
 
-long direct_convolution_scratch_floats(int channels, int height, int width, int pad_h, int pad_w) {
+// Images framed at once by a call of `images` images.
+static long frame_block(long image_frame, int images) {
+  long block = image_frame >= FRAME_FLOATS ? 1 : FRAME_FLOATS / image_frame;
+  return block < images ? block : (images > 0 ? images : 1);
+}
+
+long direct_convolution_scratch_floats(int images, int channels, int height, int width,
+                                       int pad_h, int pad_w) {
   long framed = (long)channels * (height + 2 * pad_h) * (width + 2 * pad_w);
-  long images = framed >= FRAME_FLOATS ? 1 : FRAME_FLOATS / framed;
-  return images * framed + 16 * MAX_RUN;
+  return frame_block(framed, images) * framed + 16 * MAX_RUN;
 }
 
 long direct_convolution_packed_floats(int out_channels, int in_channels, int taps) {
@@ -106,7 +112,7 @@ __attribute__((target("avx512f"))) static void forward_avx512(
   const long out_pixels = (long)out_h * out_w;
   const int taps = kh * kw, blocks = (out_channels + 15) / 16;
   const long image_frame = framed * channels;
-  const int per_block = image_frame >= FRAME_FLOATS ? 1 : (int)(FRAME_FLOATS / image_frame);
+  const int per_block = (int)frame_block(image_frame, images);
   float *frames = scratch, *spill = scratch + per_block * image_frame;
   int tap_offset[taps];
   for (int ki = 0; ki < kh; ki++)

@@ -104,18 +104,19 @@ extension EngineTests {
 
     /// Convolutions unfold into one workspace kept between calls: a dense block's
     /// convolutions, each wanting another size, share it instead of taking pool buffers that
-    /// evict one another.
+    /// evict one another. Planes of 17x17, past `ChannelVectorConvolution`'s 256 pixels, so
+    /// that they unfold on every CPU.
     @Test func convolutionsShareOneWorkspace() {
       EngineMemory.releaseCachedBuffers()
       #expect(Scratch.held.floats == 0)
       var rng = TestRNG(7)
-      // Per-image forward: (8 x 3 x 3) rows x 256 pixels for each thread.
-      let wide = rng.uniform([2, 8, 16, 16]), wWide = rng.uniform([4, 8, 3, 3])
+      // Per-image forward: (8 x 3 x 3) rows x 289 pixels for each thread.
+      let wide = rng.uniform([2, 8, 17, 17]), wWide = rng.uniform([4, 8, 3, 3])
       _ = conv2d(wide, weight: wWide, bias: nil, padding: (1, 1))
       let held = Scratch.held.floats
-      #expect(held >= 72 * 256)
+      #expect(held >= 72 * 289)
       // A smaller unfolding reuses it.
-      let narrow = rng.uniform([2, 4, 16, 16]), wNarrow = rng.uniform([4, 4, 3, 3])
+      let narrow = rng.uniform([2, 4, 17, 17]), wNarrow = rng.uniform([4, 4, 3, 3])
       _ = conv2d(narrow, weight: wNarrow, bias: nil, padding: (1, 1))
       #expect(Scratch.held.floats == held)
       EngineMemory.releaseCachedBuffers()

@@ -5,8 +5,10 @@
 /// engine keeps its unfolding and GEMM.
 int direct_convolution_available(void);
 
-/// Floats of `direct_convolution_forward`'s per-thread scratch for one image.
-long direct_convolution_scratch_floats(int channels, int height, int width, int pad_h, int pad_w);
+/// Floats of `direct_convolution_forward`'s per-thread scratch for calls of at most `images`
+/// images.
+long direct_convolution_scratch_floats(int images, int channels, int height, int width,
+                                       int pad_h, int pad_w);
 
 /// Floats of a packed kernel: ceil(out_channels / 16) * 16 * in_channels * kernel taps.
 long direct_convolution_packed_floats(int out_channels, int in_channels, int taps);

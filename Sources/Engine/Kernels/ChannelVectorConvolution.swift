@@ -101,9 +101,10 @@ enum ChannelVectorConvolution {
   ) {
     let taps = g.kernelH * g.kernelW
     let packed = direct_convolution_packed_floats(Int32(outChannels), Int32(channels), Int32(taps))
-    let scratch = direct_convolution_scratch_floats(
-      Int32(channels), Int32(height), Int32(width), Int32(padH), Int32(padW))
     let threads = min(ComputeThreads.count, images)
+    let scratch = direct_convolution_scratch_floats(
+      Int32((images + threads - 1) / max(threads, 1)), Int32(channels), Int32(height),
+      Int32(width), Int32(padH), Int32(padW))
     let inPixels = height * width
     Scratch.withFloats(packed + threads * scratch) { buffer in
       // The packed kernel's input channels are `channels` (w's outputs when turned).

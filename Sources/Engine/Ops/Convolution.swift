@@ -14,8 +14,9 @@ public enum ConvolutionGrouping {
 /// It computes `Reference.conv2d` and, backward, `Reference.conv2dBackward`: read those
 /// first. This version lays the work out on GEMMs (`ConvPlan`), skips kernel taps that only
 /// ever meet padding (`LiveKernelWindow`), takes planes smaller than the kernel as dense
-/// layers (`PlaneMatrixConvolution`), and LeNet's small convolutions directly
-/// (`DirectConvolution`).
+/// layers (`PlaneMatrixConvolution`), LeNet's small convolutions directly
+/// (`DirectConvolution`), and, on CPUs with AVX-512, stride-1 convolutions of planes up to
+/// 16x16 directly with output channels in the vector lanes (`ChannelVectorConvolution`).
 public func conv2d(
   _ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: (Int, Int) = (1, 1),
   padding: (Int, Int) = (0, 0), activation: Activation = .none
