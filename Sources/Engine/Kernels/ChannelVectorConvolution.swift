@@ -7,9 +7,9 @@ import CDirectConvolution
 ///
 /// The vector lanes are 16 output channels (`direct_convolution_forward` in
 /// `CDirectConvolution`, C for the per-function AVX-512 target Swift cannot express): a
-/// tile of 8 output pixels by 32 output channels keeps 16 accumulators in registers, and
-/// each kernel tap costs two weight loads, eight broadcasts of an input value and sixteen
-/// fused multiply-adds. The weight gradient's tile is up to 8 taps by 32 output channels,
+/// tile of up to 8 output pixels by 32 output channels keeps its accumulators in registers,
+/// and each kernel tap costs two weight loads, and per pixel one broadcast of an input value
+/// and two fused multiply-adds. The weight gradient's tile is up to 8 taps by 32 output channels,
 /// one vector load of the output gradient per pixel. Where the unfolding and a GEMM of 32
 /// output rows (DenseNet's) ran at about 35-60% of a core's peak, the forward kernel runs at
 /// about 90% (BENCHMARKS.md, Session 22).
