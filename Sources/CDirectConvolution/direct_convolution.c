@@ -14,6 +14,20 @@
 // of output-channel blocks' weights stay in a core's cache while the pair's tiles run.
 #define FRAME_FLOATS 131072
 
+// Output channels of block `b` (16 but in the last block).
+static inline int block_lanes(int out_channels, int b) {
+  return out_channels - b * 16 < 16 ? out_channels - b * 16 : 16;
+}
+
+// Copies a height x width plane into the inside of its frame (width + 2 pad_w floats a row),
+// whose border the caller has zeroed once.
+static inline void frame_plane(const float *plane, int height, int width, int pad_h, int pad_w,
+                               float *frame) {
+  const int framed_w = width + 2 * pad_w;
+  for (int r = 0; r < height; r++)
+    memcpy(frame + (r + pad_h) * framed_w + pad_w, plane + r * width, sizeof(float) * width);
+}
+
 int direct_convolution_available(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -129,9 +143,7 @@ __attribute__((target("avx512f"))) static void forward_avx512(
       const float *xn = x + (long)(n0 + m) * channels * in_pixels;
       float *fm = frames + m * image_frame;
       for (int c = 0; c < channels; c++)
-        for (int r = 0; r < height; r++)
-          memcpy(fm + c * framed + (r + pad_h) * framed_w + pad_w, xn + c * in_pixels + r * width,
-                 sizeof(float) * width);
+        frame_plane(xn + c * in_pixels, height, width, pad_h, pad_w, fm + c * framed);
     }
     // A pair of output-channel blocks at a time over all the block's images, so that its
     // weights are read from the cache, not from memory, for every tile.
@@ -139,8 +151,8 @@ __attribute__((target("avx512f"))) static void forward_avx512(
       const int pair = b + 1 < blocks;
       const float *w0 = packed + (long)b * channels * taps * 16;
       const float *w1 = pair ? w0 + (long)channels * taps * 16 : w0;
-      const int lanes0 = out_channels - b * 16 < 16 ? out_channels - b * 16 : 16;
-      const int lanes1 = pair ? (out_channels - (b + 1) * 16 < 16 ? out_channels - (b + 1) * 16 : 16) : 0;
+      const int lanes0 = block_lanes(out_channels, b);
+      const int lanes1 = pair ? block_lanes(out_channels, b + 1) : 0;
       for (int m = 0; m < count_images; m++) {
         const float *fm = frames + m * image_frame;
         float *yb = y + ((long)(n0 + m) * out_channels + b * 16) * out_pixels;
@@ -261,13 +273,12 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
     for (int n = 0; n < count; n++) {
       const float *xc = x + ((long)(n0 + n) * channels + c) * in_pixels;
       float *fn = frames + n * framed;
-      for (int r = 0; r < height; r++)
-        memcpy(fn + (r + pad_h) * framed_w + pad_w, xc + r * width, sizeof(float) * width);
+      frame_plane(xc, height, width, pad_h, pad_w, fn);
     }
     for (int b = 0; b < blocks; b += 2) {
       const int pair = b + 1 < blocks;
-      const int lanes0 = out_channels - b * 16 < 16 ? out_channels - b * 16 : 16;
-      const int lanes1 = pair ? (out_channels - (b + 1) * 16 < 16 ? out_channels - (b + 1) * 16 : 16) : 0;
+      const int lanes0 = block_lanes(out_channels, b);
+      const int lanes1 = pair ? block_lanes(out_channels, b + 1) : 0;
       const float *dzb = dz_chunk + b * 16;
       for (int first = 0; first < taps; first += size) {
         const int group = taps - first < size ? taps - first : size;

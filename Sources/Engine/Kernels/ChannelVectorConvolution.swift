@@ -81,12 +81,12 @@ enum ChannelVectorConvolution {
       }
       parallelParts(g.channels, parts: threads) { t, range in
         let (x, _, dw, buffer) = captured
-        let start = GEMMClock.isRunning ? monotonicSeconds() : 0
-        defer { if GEMMClock.isRunning { GEMMClock.add(monotonicSeconds() - start) } }
-        direct_convolution_weight_gradient(
-          x, Int32(images), Int32(g.channels), Int32(g.height), Int32(g.width), Int32(g.kernelH),
-          Int32(g.kernelW), Int32(g.padH), Int32(g.padW), buffer, Int32(o),
-          Int32(range.lowerBound), Int32(range.upperBound), dw, buffer + transposed + t * scratch)
+        GEMMClock.timing {
+          direct_convolution_weight_gradient(
+            x, Int32(images), Int32(g.channels), Int32(g.height), Int32(g.width),
+            Int32(g.kernelH), Int32(g.kernelW), Int32(g.padH), Int32(g.padW), buffer, Int32(o),
+            Int32(range.lowerBound), Int32(range.upperBound), dw, buffer + transposed + t * scratch)
+        }
       }
     }
   }
@@ -114,13 +114,14 @@ enum ChannelVectorConvolution {
       let captured = (input, out, buffer)
       parallelParts(images, parts: threads) { t, range in
         let (input, out, buffer) = captured
-        let start = GEMMClock.isRunning ? monotonicSeconds() : 0
-        defer { if GEMMClock.isRunning { GEMMClock.add(monotonicSeconds() - start) } }
-        direct_convolution_forward(
-          input + range.lowerBound * channels * inPixels, Int32(range.count), Int32(channels),
-          Int32(height), Int32(width), Int32(g.kernelH), Int32(g.kernelW), Int32(padH),
-          Int32(padW), buffer, Int32(outChannels), out + range.lowerBound * outChannels * outPixels,
-          accumulate ? 1 : 0, buffer + packed + t * scratch)
+        GEMMClock.timing {
+          direct_convolution_forward(
+            input + range.lowerBound * channels * inPixels, Int32(range.count), Int32(channels),
+            Int32(height), Int32(width), Int32(g.kernelH), Int32(g.kernelW), Int32(padH),
+            Int32(padW), buffer, Int32(outChannels),
+            out + range.lowerBound * outChannels * outPixels, accumulate ? 1 : 0,
+            buffer + packed + t * scratch)
+        }
       }
     }
   }

@@ -47,12 +47,7 @@ private func sgemmCall(
   _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
   _ c: UnsafeMutablePointer<Float>, _ ldc: Int
 ) {
-  guard GEMMClock.isRunning else {
-    return cblasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-  }
-  let start = monotonicSeconds()
-  cblasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-  GEMMClock.add(monotonicSeconds() - start)
+  GEMMClock.timing { cblasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
 }
 
 @inline(__always)
@@ -92,5 +87,14 @@ public enum GEMMClock {
 
   static func add(_ s: Double) {
     lock.withLock { seconds += s }
+  }
+
+  /// Runs `body` (one product), adding its time to the sum while the clock runs.
+  @inline(__always)
+  static func timing<R>(_ body: () -> R) -> R {
+    guard isRunning else { return body() }
+    let start = monotonicSeconds()
+    defer { add(monotonicSeconds() - start) }
+    return body()
   }
 }

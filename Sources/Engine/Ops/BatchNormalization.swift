@@ -64,22 +64,11 @@ public func batchNorm(
           }
         }
         for j in 0..<count {
-          let ch = lo + j
-          var mu: Float, variance: Float
-          if training {
-            mu = shiftOf[j] + d[j] / m
-            variance = max(dd[j] / m - (d[j] / m) * (d[j] / m), 0)
-            mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
-            mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
-          } else {
-            mu = mm[ch]
-            variance = mv[ch]
-          }
-          let inv = 1 / (variance + eps).squareRoot()
-          mean[ch] = mu
-          invStd[ch] = inv
-          scale[j] = gp[ch] * inv
-          shiftBy[j] = bp[ch] - mu * gp[ch] * inv
+          (scale[j], shiftBy[j]) = channelNormalization(
+            lo + j, training: training, sum: training ? d[j] : 0,
+            squares: training ? dd[j] : 0, about: training ? shiftOf[j] : 0, count: m,
+            gamma: gp, beta: bp, movingMean: mm, movingVar: mv, eps: eps, momentum: momentum,
+            mean: mean, invStd: invStd)
         }
         for b in 0..<n {
           let src = xp + (b * c + lo) * pixels, dst = yp + (b * c + lo) * pixels
@@ -192,6 +181,32 @@ public func batchNorm(
   }
 }
 
+/// Channel `ch`'s normalisation for this pass, for planes and rows alike: in training, the
+/// mean and (biased) variance from `sum` and `squares`, the sums of `x - about` and
+/// `(x - about)^2` over `count` values, with the moving statistics updated; otherwise the
+/// moving statistics. Writes `mean[ch]` and `invStd[ch]` (1/sqrt(var + eps)) and returns
+/// the affine map `y = x * scale + shift` that normalises and applies gamma and beta.
+@inline(__always)
+private func channelNormalization(
+  _ ch: Int, training: Bool, sum d: Float, squares dd: Float, about s: Float, count m: Float,
+  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+  movingMean mm: UnsafeMutablePointer<Float>, movingVar mv: UnsafeMutablePointer<Float>,
+  eps: Float, momentum: Float, mean: UnsafeMutablePointer<Float>,
+  invStd: UnsafeMutablePointer<Float>
+) -> (scale: Float, shift: Float) {
+  var mu = mm[ch], variance = mv[ch]
+  if training {
+    mu = s + d / m
+    variance = max(dd / m - (d / m) * (d / m), 0)
+    mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
+    mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
+  }
+  let inv = 1 / (variance + eps).squareRoot()
+  mean[ch] = mu
+  invStd[ch] = inv
+  return (gamma[ch] * inv, beta[ch] - mu * gamma[ch] * inv)
+}
+
 /// `batchNorm`'s forward pass over `[rows, channels]` (after a dense layer): one pass down the
 /// rows for the moments and one for the output, each a loop along a row, so that the inner
 /// loops run over contiguous channels. Channel by channel, as for images, each step of the
@@ -220,18 +235,10 @@ private func batchNormRowsForward(
   }
   let m = Float(n)
   for ch in 0..<c {
-    var mu = mm[ch], variance = mv[ch]
-    if training {
-      mu = x[ch] + d[ch] / m
-      variance = max(dd[ch] / m - (d[ch] / m) * (d[ch] / m), 0)
-      mm[ch] = momentum * mm[ch] + (1 - momentum) * mu
-      mv[ch] = momentum * mv[ch] + (1 - momentum) * variance
-    }
-    let inv = 1 / (variance + eps).squareRoot()
-    mean[ch] = mu
-    invStd[ch] = inv
-    scale[ch] = gamma[ch] * inv
-    shift[ch] = beta[ch] - mu * gamma[ch] * inv
+    (scale[ch], shift[ch]) = channelNormalization(
+      ch, training: training, sum: d[ch], squares: dd[ch], about: x[ch], count: m,
+      gamma: gamma, beta: beta, movingMean: mm, movingVar: mv, eps: eps, momentum: momentum,
+      mean: mean, invStd: invStd)
   }
   for b in 0..<n {
     let src = x + b * c, dst = y + b * c
