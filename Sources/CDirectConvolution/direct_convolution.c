@@ -13,6 +13,12 @@
 // Framed images a thread keeps at once: about this many floats, so that they and one pair
 // of output-channel blocks' weights stay in a core's cache while the pair's tiles run.
 #define FRAME_FLOATS 131072
+// Input channels a forward tile takes through all its taps before the next ones.
+#define CHANNEL_BLOCK 32
+// Limits of a call (the header's): output rows and columns, output pixels, kernel taps.
+#define MAX_AXIS DIRECT_CONVOLUTION_MAX_OUT_PIXELS
+#define MAX_PIXELS DIRECT_CONVOLUTION_MAX_OUT_PIXELS
+#define MAX_TAPS_ALL DIRECT_CONVOLUTION_MAX_TAPS
 
 // Output channels of block `b` (16 but in the last block).
 static inline int block_lanes(int out_channels, int b) {
@@ -62,7 +68,7 @@ void direct_convolution_pack(const float *w, int out_channels, int in_channels, 
   for (int b = 0; b < blocks; b++)
     for (int i = 0; i < ins; i++)
       for (int t = 0; t < taps; t++) {
-        float *dst = packed + (((long)b * ins + i) * taps + t) * 16;
+        float *dst = packed + (((long)b * taps + t) * ins + i) * 16;
         for (int lane = 0; lane < 16; lane++) {
           int o = b * 16 + lane;
           if (o >= outs) {
@@ -77,64 +83,150 @@ void direct_convolution_pack(const float *w, int out_channels, int in_channels, 
       }
 }
 
+// Output positions along one axis grouped by the kernel taps that reach into the image
+// there ("live" taps, [first, last)): near the border a window reads padding through its
+// outer taps, and those would multiply zeros. Padded 3x3 convolutions spend 16% of their
+// taps on padding at 8x8, 31% at 4x4 and 56% at 2x2.
+typedef struct {
+  int groups;
+  int first[MAX_AXIS], last[MAX_AXIS];  // each group's live taps
+  int start[MAX_AXIS + 1];              // group g's positions: members[start[g] ..< start[g + 1]]
+  int members[MAX_AXIS];
+} axis_groups;
+
+static void group_axis(int outputs, int k, int size, int stride, int pad, axis_groups *a) {
+  int first[MAX_AXIS], last[MAX_AXIS], group_of[MAX_AXIS];
+  a->groups = 0;
+  for (int o = 0; o < outputs; o++) {
+    // Tap i reads position o * stride - pad + i.
+    const int origin = o * stride - pad;
+    first[o] = origin < 0 ? -origin : 0;
+    last[o] = size - origin < k ? size - origin : k;
+    int g = 0;
+    while (g < a->groups && (a->first[g] != first[o] || a->last[g] != last[o])) g++;
+    if (g == a->groups) {
+      a->first[g] = first[o];
+      a->last[g] = last[o];
+      a->groups++;
+    }
+    group_of[o] = g;
+  }
+  int n = 0;
+  for (int g = 0; g < a->groups; g++) {
+    a->start[g] = n;
+    for (int o = 0; o < outputs; o++)
+      if (group_of[o] == g) a->members[n++] = o;
+  }
+  a->start[a->groups] = n;
+}
+
+// One class of output pixels: those whose rows fall in row group `gr` and columns in column
+// group `gc`, which share their live taps.
+typedef struct {
+  int pixels;      // how many
+  int taps;        // live taps
+  int pixel[MAX_PIXELS], corner[MAX_PIXELS];  // output pixel, its window's corner in the frame
+  int tap[MAX_TAPS_ALL], tap_offset[MAX_TAPS_ALL];  // tap index ky * kw + kx, its frame offset
+} pixel_class;
+
+// The class's live taps only.
+static void make_class_taps(const axis_groups *rows, int gr, const axis_groups *cols, int gc,
+                            int framed_w, int kw, pixel_class *c) {
+  c->taps = 0;
+  for (int ki = rows->first[gr]; ki < rows->last[gr]; ki++)
+    for (int kj = cols->first[gc]; kj < cols->last[gc]; kj++) {
+      c->tap[c->taps] = ki * kw + kj;
+      c->tap_offset[c->taps++] = ki * framed_w + kj;
+    }
+}
+
+static void make_class(const axis_groups *rows, int gr, const axis_groups *cols, int gc,
+                       int out_w, int framed_w, int stride_h, int stride_w, int kw,
+                       pixel_class *c) {
+  c->pixels = 0;
+  for (int i = rows->start[gr]; i < rows->start[gr + 1]; i++)
+    for (int j = cols->start[gc]; j < cols->start[gc + 1]; j++) {
+      const int r = rows->members[i], q = cols->members[j];
+      c->pixel[c->pixels] = r * out_w + q;
+      c->corner[c->pixels++] = r * stride_h * framed_w + q * stride_w;
+    }
+  make_class_taps(rows, gr, cols, gc, framed_w, kw, c);
+}
+
 #if defined(__x86_64__)
-// One tile: `run` output pixels (window corners `corner`, in the frame `frame`) by one or
-// two blocks of 16 output channels (weights `w0`, `w1`), summed over channels and taps,
-// then written or added to the output planes `y` at pixel `first`. Inlined with a constant
-// `run`, so that its accumulators live in registers.
+// One tile: `run` output pixels (window corners `corner`, offsets into `frames`) by one or
+// two blocks of 16 output channels (weights `w0`, `w1`), summed over channels and the
+// class's live taps, then written or added to the output at `out_offset` (from the
+// block's first channel). Inlined with a constant `run`, so that its accumulators live in
+// registers.
 __attribute__((target("avx512f"), always_inline)) static inline void tile(
-    const int run, const float *frame, long framed, const int *corner, const int *tap_offset,
-    int channels, int taps, const float *w0, const float *w1, int pair, float *y, long out_pixels,
-    int first, int count, int lanes0, int lanes1, int accumulate, float *spill) {
+    const int run, const float *frames, long framed, const int *corner,
+    const pixel_class *cls, int channels, const float *w0, long pair_offset, int pair, float *y,
+    const long *out_offset, long out_pixels, int count, int lanes0, int lanes1, int accumulate,
+    float *spill) {
   __m512 a0[MAX_RUN], a1[MAX_RUN];
-  for (int i = 0; i < run; i++) a0[i] = a1[i] = _mm512_setzero_ps();
-  for (int c = 0; c < channels; c++) {
-    const float *fc = frame + (long)c * framed;
-    const float *wc0 = w0 + (long)c * taps * 16, *wc1 = w1 + (long)c * taps * 16;
-    for (int t = 0; t < taps; t++) {
-      const float *ft = fc + tap_offset[t];
-      const __m512 v0 = _mm512_loadu_ps(wc0 + t * 16), v1 = _mm512_loadu_ps(wc1 + t * 16);
-      for (int i = 0; i < run; i++) {
-        const __m512 s = _mm512_set1_ps(ft[corner[i]]);
-        a0[i] = _mm512_fmadd_ps(v0, s, a0[i]);
-        a1[i] = _mm512_fmadd_ps(v1, s, a1[i]);
+  int at[MAX_RUN];
+  for (int i = 0; i < run; i++) {
+    a0[i] = a1[i] = _mm512_setzero_ps();
+    at[i] = corner[i];
+  }
+  // Blocks of channels outside, then taps, then the block's channels: the inner loop walks
+  // the weights (packed tap by tap) and the framed planes with constant strides, and the
+  // block's planes (a cache line or two per entry and channel, entries often in different
+  // images) stay in L1 while every tap reads them.
+  for (int c0 = 0; c0 < channels; c0 += CHANNEL_BLOCK) {
+    const int cn = channels - c0 < CHANNEL_BLOCK ? channels - c0 : CHANNEL_BLOCK;
+    for (int k = 0; k < cls->taps; k++) {
+      const float *ft = frames + (long)c0 * framed + cls->tap_offset[k];
+      const float *wt = w0 + ((long)cls->tap[k] * channels + c0) * 16;
+      for (int c = 0; c < cn; c++) {
+        const __m512 v0 = _mm512_loadu_ps(wt), v1 = _mm512_loadu_ps(wt + pair_offset);
+        for (int i = 0; i < run; i++) {
+          const __m512 s = _mm512_set1_ps(ft[at[i]]);
+          a0[i] = _mm512_fmadd_ps(v0, s, a0[i]);
+          a1[i] = _mm512_fmadd_ps(v1, s, a1[i]);
+        }
+        ft += framed;
+        wt += 16;
       }
     }
   }
-  // To NCHW: lane o of pixel i's vector is output channel o of the block, pixel first + i.
+  // To NCHW: lane o of entry i's vector is output channel o of the block at out_offset[i].
   for (int half = 0; half <= pair; half++) {
     for (int i = 0; i < run; i++) _mm512_storeu_ps(spill + 16 * i, half ? a1[i] : a0[i]);
     int lanes = half ? lanes1 : lanes0;
-    float *yb = y + (long)half * 16 * out_pixels + first;
-    for (int o = 0; o < lanes; o++) {
-      float *dst = yb + (long)o * out_pixels;
+    float *yb = y + (long)half * 16 * out_pixels;
+    for (int i = 0; i < count; i++) {
+      float *dst = yb + out_offset[i];
       if (accumulate) {
-        for (int i = 0; i < count; i++) dst[i] += spill[16 * i + o];
+        for (int o = 0; o < lanes; o++) dst[(long)o * out_pixels] += spill[16 * i + o];
       } else {
-        for (int i = 0; i < count; i++) dst[i] = spill[16 * i + o];
+        for (int o = 0; o < lanes; o++) dst[(long)o * out_pixels] = spill[16 * i + o];
       }
     }
   }
 }
 
 __attribute__((target("avx512f"))) static void forward_avx512(
-    const float *x, int images, int channels, int height, int width, int kh, int kw, int pad_h,
-    int pad_w, const float *packed, int out_channels, float *y, int accumulate, float *scratch) {
+    const float *x, int images, int channels, int height, int width, int kh, int kw,
+    int stride_h, int stride_w, int pad_h, int pad_w, const float *packed, int out_channels,
+    float *y, int accumulate, float *scratch) {
   const int framed_w = width + 2 * pad_w, framed_h = height + 2 * pad_h;
   const long framed = (long)framed_w * framed_h, in_pixels = (long)height * width;
-  const int out_h = framed_h - kh + 1, out_w = framed_w - kw + 1;
+  const int out_h = (framed_h - kh) / stride_h + 1, out_w = (framed_w - kw) / stride_w + 1;
   const long out_pixels = (long)out_h * out_w;
   const int taps = kh * kw, blocks = (out_channels + 15) / 16;
   const long image_frame = framed * channels;
-  const int per_block = (int)frame_block(image_frame, images);
-  float *frames = scratch, *spill = scratch + per_block * image_frame;
-  int tap_offset[taps];
-  for (int ki = 0; ki < kh; ki++)
-    for (int kj = 0; kj < kw; kj++) tap_offset[ki * kw + kj] = ki * framed_w + kj;
-  // Runs of equal length, at most MAX_RUN: 9 pixels are two runs of 5 (the last of 4), 49
-  // seven of 7, 100 thirteen of 8 (the last of 4). A short last run repeats its last pixel.
-  const int runs = (int)((out_pixels + MAX_RUN - 1) / MAX_RUN);
-  const int run = (int)((out_pixels + runs - 1) / runs);
+  // Blocks of equal size (32 images at most 28 a block are two of 16, not 28 and 4), so
+  // that the last block's classes still fill whole runs.
+  const int most = (int)frame_block(image_frame, images);
+  const int frame_blocks = (images + most - 1) / most;
+  const int per_block = (images + frame_blocks - 1) / frame_blocks;
+  float *frames = scratch, *spill = scratch + most * image_frame;
+  axis_groups rows, cols;
+  group_axis(out_h, kh, height, stride_h, pad_h, &rows);
+  group_axis(out_w, kw, width, stride_w, pad_w, &cols);
+  pixel_class cls;
   if (pad_h > 0 || pad_w > 0) memset(frames, 0, sizeof(float) * (size_t)per_block * image_frame);
   for (int n0 = 0; n0 < images; n0 += per_block) {
     const int count_images = images - n0 < per_block ? images - n0 : per_block;
@@ -145,35 +237,54 @@ __attribute__((target("avx512f"))) static void forward_avx512(
       for (int c = 0; c < channels; c++)
         frame_plane(xn + c * in_pixels, height, width, pad_h, pad_w, fm + c * framed);
     }
+    float *yn = y + (long)n0 * out_channels * out_pixels;
     // A pair of output-channel blocks at a time over all the block's images, so that its
     // weights are read from the cache, not from memory, for every tile.
     for (int b = 0; b < blocks; b += 2) {
       const int pair = b + 1 < blocks;
       const float *w0 = packed + (long)b * channels * taps * 16;
-      const float *w1 = pair ? w0 + (long)channels * taps * 16 : w0;
+      const long pair_offset = pair ? (long)channels * taps * 16 : 0;
       const int lanes0 = block_lanes(out_channels, b);
       const int lanes1 = pair ? block_lanes(out_channels, b + 1) : 0;
-      for (int m = 0; m < count_images; m++) {
-        const float *fm = frames + m * image_frame;
-        float *yb = y + ((long)(n0 + m) * out_channels + b * 16) * out_pixels;
-        for (int first = 0; first < out_pixels; first += run) {
-          const int count = out_pixels - first < run ? (int)(out_pixels - first) : run;
-          int corner[MAX_RUN];
-          for (int i = 0; i < run; i++) {
-            long p = first + (i < count ? i : count - 1);
-            corner[i] = (int)((p / out_w) * framed_w + p % out_w);
+      float *yb = yn + (long)b * 16 * out_pixels;
+      for (int gr = 0; gr < rows.groups; gr++)
+        for (int gc = 0; gc < cols.groups; gc++) {
+          make_class(&rows, gr, &cols, gc, out_w, framed_w, stride_h, stride_w, kw, &cls);
+          if (cls.taps == 0) {  // windows on padding alone: zero
+            if (!accumulate)
+              for (int m = 0; m < count_images; m++)
+                for (int q = 0; q < cls.pixels; q++)
+                  for (int o = 0; o < lanes0 + lanes1; o++)
+                    yb[((long)m * out_channels + o) * out_pixels + cls.pixel[q]] = 0;
+            continue;
           }
+          // The class's pixels of every image in the block, image by image, in runs of equal
+          // length, at most MAX_RUN: 9 are two runs of 5 (the last of 4), 100 thirteen of 8
+          // (the last of 4). A short last run repeats its last entry.
+          const int entries = count_images * cls.pixels;
+          const int runs = (entries + MAX_RUN - 1) / MAX_RUN;
+          const int run = (entries + runs - 1) / runs;
+          for (int first = 0; first < entries; first += run) {
+            const int count = entries - first < run ? entries - first : run;
+            int corner[MAX_RUN];
+            long out_offset[MAX_RUN];
+            for (int i = 0; i < run; i++) {
+              const int e = first + (i < count ? i : count - 1);
+              const int m = e / cls.pixels, q = e % cls.pixels;
+              corner[i] = (int)(m * image_frame) + cls.corner[q];
+              out_offset[i] = (long)m * out_channels * out_pixels + cls.pixel[q];
+            }
 #define TILE(R)                                                                               \
   case R:                                                                                     \
-    tile(R, fm, framed, corner, tap_offset, channels, taps, w0, w1, pair, yb, out_pixels,      \
-         first, count, lanes0, lanes1, accumulate, spill);                                    \
+    tile(R, frames, framed, corner, &cls, channels, w0, pair_offset, pair, yb, out_offset,     \
+         out_pixels, count, lanes0, lanes1, accumulate, spill);                               \
     break;
-          switch (run) {
-            TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8)
-          }
+            switch (run) {
+              TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8)
+            }
 #undef TILE
+          }
         }
-      }
     }
   }
 }
@@ -197,9 +308,13 @@ void direct_convolution_transpose_gradient(const float *dz, int images, int out_
   }
 }
 
-long direct_convolution_weight_gradient_scratch_floats(int images, int height, int width,
-                                                       int pad_h, int pad_w) {
-  return (long)images * (height + 2 * pad_h) * (width + 2 * pad_w) + 4096;
+long direct_convolution_weight_gradient_scratch_floats(int images, int height, int width, int kh,
+                                                       int kw, int pad_h, int pad_w) {
+  // The frames, the accumulators, and two int offsets per image and output pixel (at most
+  // the stride-1 count).
+  const long out_pixels = (long)(height + 2 * pad_h - kh + 1) * (width + 2 * pad_w - kw + 1);
+  return (long)images * (height + 2 * pad_h) * (width + 2 * pad_w) + 32L * kh * kw +
+         2L * images * (out_pixels > 0 ? out_pixels : 0) + 4096;
 }
 
 // Kernel taps a weight-gradient tile takes at once: with two vectors of 16 output channels,
@@ -209,65 +324,88 @@ long direct_convolution_weight_gradient_scratch_floats(int images, int height, i
 #define GRADIENT_CHUNK_FLOATS 65536
 
 #if defined(__x86_64__)
-// One tile of the weight gradient: `group` taps (frame offsets `tap_offset`) of one input
-// channel, framed for every image in `frames`, by one or two blocks of 16 output channels,
-// summed over the images and output pixels; added into `dw` (`dw_stride` floats between
-// output channels).
+// One tile of the weight gradient: `group` live taps (frame offsets `tap_offset`, indices
+// `tap`) of one input channel, over the `entries` (image, output pixel) pairs of one class
+// (offsets `frame_offset` into `frames` and `gradient_offset` into `dz_t`), by one or two
+// blocks of 16 output channels; added into `acc` ([tap][32], the channel's gradient so far).
+// With `in_order` (one class of every pixel), entry e's output gradient is row e of `dz_t`.
 __attribute__((target("avx512f"), always_inline)) static inline void gradient_tile(
-    const int group, const float *frames, long framed, int images, const int *corner,
-    long out_pixels, const int *tap_offset, const float *dz_t, int row, int pair, float *dw,
-    long dw_stride, int lanes0, int lanes1, float *spill) {
+    const int group, const int in_order, const float *frames, int entries,
+    const int *frame_offset, const int *gradient_offset, int row, const int *tap_offset,
+    const int *tap, const float *dz_t, int pair, float *acc) {
   __m512 a0[MAX_TAPS], a1[MAX_TAPS];
-  for (int j = 0; j < group; j++) a0[j] = a1[j] = _mm512_setzero_ps();
-  for (int n = 0; n < images; n++) {
-    const float *fn = frames + n * framed;
-    const float *dn = dz_t + (long)n * out_pixels * row;
-    for (long p = 0; p < out_pixels; p++) {
-      const float *base = fn + corner[p];
-      const __m512 d0 = _mm512_loadu_ps(dn + p * row);
-      const __m512 d1 = pair ? _mm512_loadu_ps(dn + p * row + 16) : d0;
-      for (int j = 0; j < group; j++) {
-        const __m512 s = _mm512_set1_ps(base[tap_offset[j]]);
-        a0[j] = _mm512_fmadd_ps(d0, s, a0[j]);
-        a1[j] = _mm512_fmadd_ps(d1, s, a1[j]);
-      }
+  int at[MAX_TAPS];
+  for (int j = 0; j < group; j++) {
+    a0[j] = a1[j] = _mm512_setzero_ps();
+    at[j] = tap_offset[j];
+  }
+  for (int e = 0; e < entries; e++) {
+    const float *base = frames + frame_offset[e];
+    const float *d = dz_t + (in_order ? (long)e * row : gradient_offset[e]);
+    const __m512 d0 = _mm512_loadu_ps(d);
+    const __m512 d1 = pair ? _mm512_loadu_ps(d + 16) : d0;
+    for (int j = 0; j < group; j++) {
+      const __m512 s = _mm512_set1_ps(base[at[j]]);
+      a0[j] = _mm512_fmadd_ps(d0, s, a0[j]);
+      a1[j] = _mm512_fmadd_ps(d1, s, a1[j]);
     }
   }
-  for (int half = 0; half <= pair; half++) {
-    for (int j = 0; j < group; j++) _mm512_storeu_ps(spill + 16 * j, half ? a1[j] : a0[j]);
-    const int lanes = half ? lanes1 : lanes0;
-    float *db = dw + (long)half * 16 * dw_stride;
-    for (int o = 0; o < lanes; o++)
-      for (int j = 0; j < group; j++) db[o * dw_stride + j] += spill[16 * j + o];
+  for (int j = 0; j < group; j++) {
+    float *sum = acc + 32 * tap[j];
+    _mm512_storeu_ps(sum, _mm512_add_ps(_mm512_loadu_ps(sum), a0[j]));
+    if (pair) _mm512_storeu_ps(sum + 16, _mm512_add_ps(_mm512_loadu_ps(sum + 16), a1[j]));
   }
 }
 
 __attribute__((target("avx512f"))) static void weight_gradient_avx512(
-    const float *x, int images, int channels, int height, int width, int kh, int kw, int pad_h,
-    int pad_w, const float *dz_t, int out_channels, int c_begin, int c_end, float *dw,
-    float *scratch) {
+    const float *x, int images, int channels, int height, int width, int kh, int kw,
+    int stride_h, int stride_w, int pad_h, int pad_w, const float *dz_t, int out_channels,
+    int c_begin, int c_end, float *dw, float *scratch) {
   const int framed_w = width + 2 * pad_w, framed_h = height + 2 * pad_h;
   const long framed = (long)framed_w * framed_h, in_pixels = (long)height * width;
-  const int out_h = framed_h - kh + 1, out_w = framed_w - kw + 1;
+  const int out_h = (framed_h - kh) / stride_h + 1, out_w = (framed_w - kw) / stride_w + 1;
   const long out_pixels = (long)out_h * out_w;
   const int taps = kh * kw, blocks = (out_channels + 15) / 16, row = blocks * 16;
-  float *frames = scratch, *spill = scratch + images * framed;
-  int corner[out_pixels], tap_offset[taps];
-  for (long p = 0; p < out_pixels; p++) corner[p] = (int)((p / out_w) * framed_w + p % out_w);
-  for (int ki = 0; ki < kh; ki++)
-    for (int kj = 0; kj < kw; kj++) tap_offset[ki * kw + kj] = ki * framed_w + kj;
-  // Groups of equal size, at most MAX_TAPS: 9 taps are groups of 5 and 4, 25 of 7, 7, 7, 4.
-  const int groups = (taps + MAX_TAPS - 1) / MAX_TAPS, size = (taps + groups - 1) / groups;
+  float *frames = scratch, *acc = scratch + images * framed;
+  int *frame_offset = (int *)(acc + 32L * taps), *gradient_offset = frame_offset + images * out_pixels;
+  // Classes of pixels by their live taps, as the forward pass's, on planes up to 8 wide
+  // with at most three kinds of column (3x3 kernels); by whole rows on other planes up to 8
+  // wide (NiN's 5x5 layers at 7x7 had 25 classes, their corners a pixel an image, and a tile
+  // ran a handful of steps); none on wider planes, whose dead taps are few (12% at 16x16)
+  // and whose tiles then read the output gradient in order, with no table.
+  axis_groups rows, cols;
+  group_axis(out_w, kw, width, stride_w, pad_w, &cols);
+  const int whole = out_w > 8;
+  if (whole || cols.groups > 3) group_axis(out_w, kw, out_w + kw - 1, 1, 0, &cols);
+  if (whole) group_axis(out_h, kh, out_h + kh - 1, 1, 0, &rows);
+  else group_axis(out_h, kh, height, stride_h, pad_h, &rows);
+  const int classes = rows.groups * cols.groups;
+  pixel_class cls;
   const long dw_stride = (long)channels * taps;
   // Images whose transposed output gradient (about 256 KiB) stays in cache while every
   // channel, pair of blocks and group of taps reads it: taken whole, ResNet-18's at 64 px
   // (4 MiB) came from memory once per tile and ran at a third of the unfolding's speed.
   const long per_image = out_pixels * row;
-  const int chunk = per_image >= GRADIENT_CHUNK_FLOATS ? 1 : (int)(GRADIENT_CHUNK_FLOATS / per_image);
-  if (pad_h > 0 || pad_w > 0) memset(frames, 0, sizeof(float) * (size_t)images * framed);
+  const int most = per_image >= GRADIENT_CHUNK_FLOATS ? 1 : (int)(GRADIENT_CHUNK_FLOATS / per_image);
+  const int chunks = (images + most - 1) / most, chunk = (images + chunks - 1) / chunks;
+  if (pad_h > 0 || pad_w > 0) memset(frames, 0, sizeof(float) * (size_t)chunk * framed);
   for (int n0 = 0; n0 < images; n0 += chunk) {
    const int count = images - n0 < chunk ? images - n0 : chunk;
    const float *dz_chunk = dz_t + (long)n0 * per_image;
+   // Each class's (image, pixel) pairs, image by image, as offsets into the frames and the
+   // chunk's output gradient: one loop over them per tile, made once per chunk.
+   int class_start[MAX_AXIS + 1], e = 0;
+   for (int k = 0; k < classes; k++) {
+     make_class(&rows, k / cols.groups, &cols, k % cols.groups, out_w, framed_w, stride_h,
+                stride_w, kw, &cls);
+     class_start[k] = e;
+     for (int n = 0; n < count; n++)
+       for (int q = 0; q < cls.pixels; q++, e++) {
+         frame_offset[e] = (int)(n * framed) + cls.corner[q];
+         gradient_offset[e] = (int)(n * per_image + (long)cls.pixel[q] * row);
+       }
+   }
+   class_start[classes] = e;
    for (int c = c_begin; c < c_end; c++) {
     // Channel c of the chunk's images, framed by zeros (the border stays zero).
     for (int n = 0; n < count; n++) {
@@ -277,22 +415,42 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
     }
     for (int b = 0; b < blocks; b += 2) {
       const int pair = b + 1 < blocks;
-      const int lanes0 = block_lanes(out_channels, b);
-      const int lanes1 = pair ? block_lanes(out_channels, b + 1) : 0;
       const float *dzb = dz_chunk + b * 16;
-      for (int first = 0; first < taps; first += size) {
-        const int group = taps - first < size ? taps - first : size;
-        float *dwt = dw + (long)b * 16 * dw_stride + (long)c * taps + first;
+      memset(acc, 0, sizeof(float) * 32 * (size_t)taps);
+      // Each class's live taps in groups of equal size, at most MAX_TAPS: 9 taps are groups
+      // of 5 and 4, 6 of 6, 4 of 4.
+      for (int k = 0; k < classes; k++) {
+        make_class_taps(&rows, k / cols.groups, &cols, k % cols.groups, framed_w, kw, &cls);
+        if (cls.taps == 0) continue;
+        const int entries = class_start[k + 1] - class_start[k];
+        const int *fo = frame_offset + class_start[k], *go = gradient_offset + class_start[k];
+        const int groups = (cls.taps + MAX_TAPS - 1) / MAX_TAPS;
+        const int size = (cls.taps + groups - 1) / groups;
+        for (int first = 0; first < cls.taps; first += size) {
+          const int group = cls.taps - first < size ? cls.taps - first : size;
 #define GRADIENT_TILE(G)                                                                      \
   case G:                                                                                     \
-    gradient_tile(G, frames, framed, count, corner, out_pixels, tap_offset + first, dzb, row,  \
-                  pair, dwt, dw_stride, lanes0, lanes1, spill);                               \
+    if (whole)                                                                                \
+      gradient_tile(G, 1, frames, entries, fo, go, row, cls.tap_offset + first,               \
+                    cls.tap + first, dzb, pair, acc);                                         \
+    else                                                                                      \
+      gradient_tile(G, 0, frames, entries, fo, go, row, cls.tap_offset + first,               \
+                    cls.tap + first, dzb, pair, acc);                                         \
     break;
-        switch (group) {
-          GRADIENT_TILE(1) GRADIENT_TILE(2) GRADIENT_TILE(3) GRADIENT_TILE(4)
-          GRADIENT_TILE(5) GRADIENT_TILE(6) GRADIENT_TILE(7) GRADIENT_TILE(8)
-        }
+          switch (group) {
+            GRADIENT_TILE(1) GRADIENT_TILE(2) GRADIENT_TILE(3) GRADIENT_TILE(4)
+            GRADIENT_TILE(5) GRADIENT_TILE(6) GRADIENT_TILE(7) GRADIENT_TILE(8)
+          }
 #undef GRADIENT_TILE
+        }
+      }
+      // Lane o of tap t's vectors is output channel b * 16 + o (the pair's second block in
+      // lanes 16-31): added to dw[o][c][t].
+      for (int half = 0; half <= pair; half++) {
+        const int lanes = block_lanes(out_channels, b + half);
+        float *db = dw + (long)(b + half) * 16 * dw_stride + (long)c * taps;
+        for (int o = 0; o < lanes; o++)
+          for (int t = 0; t < taps; t++) db[o * dw_stride + t] += acc[32 * t + 16 * half + o];
       }
     }
    }
@@ -301,28 +459,30 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
 #endif
 
 void direct_convolution_weight_gradient(const float *x, int images, int channels, int height,
-                                        int width, int kh, int kw, int pad_h, int pad_w,
-                                        const float *dz_t, int out_channels, int c_begin,
-                                        int c_end, float *dw, float *scratch) {
+                                        int width, int kh, int kw, int stride_h, int stride_w,
+                                        int pad_h, int pad_w, const float *dz_t,
+                                        int out_channels, int c_begin, int c_end, float *dw,
+                                        float *scratch) {
 #if defined(__x86_64__)
-  weight_gradient_avx512(x, images, channels, height, width, kh, kw, pad_h, pad_w, dz_t,
-                         out_channels, c_begin, c_end, dw, scratch);
+  weight_gradient_avx512(x, images, channels, height, width, kh, kw, stride_h, stride_w, pad_h,
+                         pad_w, dz_t, out_channels, c_begin, c_end, dw, scratch);
 #else
   (void)x; (void)images; (void)channels; (void)height; (void)width; (void)kh; (void)kw;
-  (void)pad_h; (void)pad_w; (void)dz_t; (void)out_channels; (void)c_begin; (void)c_end;
-  (void)dw; (void)scratch;
+  (void)stride_h; (void)stride_w; (void)pad_h; (void)pad_w; (void)dz_t; (void)out_channels;
+  (void)c_begin; (void)c_end; (void)dw; (void)scratch;
 #endif
 }
 
 void direct_convolution_forward(const float *x, int images, int channels, int height, int width,
-                                int kh, int kw, int pad_h, int pad_w, const float *packed,
-                                int out_channels, float *y, int accumulate, float *scratch) {
+                                int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w,
+                                const float *packed, int out_channels, float *y, int accumulate,
+                                float *scratch) {
 #if defined(__x86_64__)
-  forward_avx512(x, images, channels, height, width, kh, kw, pad_h, pad_w, packed, out_channels,
-                 y, accumulate, scratch);
+  forward_avx512(x, images, channels, height, width, kh, kw, stride_h, stride_w, pad_h, pad_w,
+                 packed, out_channels, y, accumulate, scratch);
 #else
   (void)x; (void)images; (void)channels; (void)height; (void)width; (void)kh; (void)kw;
-  (void)pad_h; (void)pad_w; (void)packed; (void)out_channels; (void)y; (void)accumulate;
-  (void)scratch;
+  (void)stride_h; (void)stride_w; (void)pad_h; (void)pad_w; (void)packed; (void)out_channels;
+  (void)y; (void)accumulate; (void)scratch;
 #endif
 }

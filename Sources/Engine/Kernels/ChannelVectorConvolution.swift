@@ -1,18 +1,20 @@
 import CDirectConvolution
 
-/// Stride-1 convolutions of small planes (the 16x16 to 3x3 layers of the `reproduce` sizes),
-/// computed in place from the input with AVX-512, nothing unfolded: the forward pass, the
-/// input gradient as the same kind of convolution of the output gradient with the kernel
-/// turned half a turn, and the weight gradient.
+/// Convolutions of small planes (the 16x16 to 2x2 layers of the `reproduce` sizes), computed
+/// in place from the input with AVX-512, nothing unfolded: the forward pass (stride 1, and
+/// stride 2 for ResNet's downsampling 3x3s), the input gradient of a stride-1 convolution as
+/// the same kind of convolution of the output gradient with the kernel turned half a turn,
+/// and the weight gradient of a stride-1 convolution.
 ///
 /// The vector lanes are 16 output channels (`direct_convolution_forward` in
 /// `CDirectConvolution`, C for the per-function AVX-512 target Swift cannot express): a
 /// tile of up to 8 output pixels by 32 output channels keeps its accumulators in registers,
-/// and each kernel tap costs two weight loads, and per pixel one broadcast of an input value
-/// and two fused multiply-adds. The weight gradient's tile is up to 8 taps by 32 output channels,
-/// one vector load of the output gradient per pixel. Where the unfolding and a GEMM of 32
-/// output rows (DenseNet's) ran at about 35-60% of a core's peak, the forward kernel runs at
-/// about 90% (BENCHMARKS.md, Session 22).
+/// and each kernel tap and input channel costs two weight loads, and per pixel one broadcast
+/// of an input value and two fused multiply-adds. Output pixels are grouped by the taps that
+/// reach into the image, and a tile multiplies only those: a padded 3x3 kernel spends 16% of
+/// its taps on padding at 8x8, 31% at 4x4. The weight gradient's tile is up to 8 taps by 32
+/// output channels, one vector load of the output gradient per pixel (BENCHMARKS.md,
+/// Sessions 22 and 23).
 ///
 /// Only on CPUs with AVX-512F; elsewhere, and for planes over `maxOutPixels` (where
 /// OpenBLAS's GEMMs are at their best), the unfolding stays. Forward and backward reference
@@ -20,19 +22,33 @@ import CDirectConvolution
 /// path on such CPUs through `conv2d`.
 enum ChannelVectorConvolution {
   static let available = direct_convolution_available() != 0
-  static let maxOutPixels = 256
+  static let maxOutPixels = Int(DIRECT_CONVOLUTION_MAX_OUT_PIXELS)
+  static let maxTaps = Int(DIRECT_CONVOLUTION_MAX_TAPS)
 
-  /// Not for 1x1 kernels (a pointwise convolution's GEMM needs no unfolding) nor for
-  /// LeNet's convolutions, which `DirectConvolution` takes.
+  /// Not for 1x1 kernels: a tile's one tap is too little work for its output's write-back
+  /// (strided 1x1 convolutions ran at a third of the 3x3's speed, their weight gradient at a
+  /// tenth), and a stride-1 one's GEMM needs no unfolding. Nor for LeNet's convolutions,
+  /// which `DirectConvolution` takes. Strided convolutions need 16 input channels or more:
+  /// the weight gradient splits the input channels between the threads, and the stems' 1 to
+  /// 3 channels would leave a thread idle.
   static func applies(_ g: ConvGeometry, outChannels o: Int) -> Bool {
-    available && g.strideH == 1 && g.strideW == 1 && g.kernelH * g.kernelW > 1
-      && g.outPixels <= maxOutPixels && !DirectConvolution.applies(g, outChannels: o)
+    let strided = g.strideH > 1 || g.strideW > 1
+    return available && g.kernelH * g.kernelW > 1 && (!strided || g.channels >= 16)
+      && g.outPixels <= maxOutPixels && g.kernelH * g.kernelW <= maxTaps
+      && !DirectConvolution.applies(g, outChannels: o)
   }
 
-  /// The input gradient as a convolution needs padding of at most the kernel's size less one.
+  /// The input gradient as a convolution needs stride 1 and padding of at most the kernel's
+  /// size less one; a strided convolution's input gradient stays with the GEMM and col2im.
   static func appliesToInputGradient(_ g: ConvGeometry, outChannels o: Int) -> Bool {
-    applies(g, outChannels: o) && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
-      && g.inPixels <= maxOutPixels
+    applies(g, outChannels: o) && g.strideH == 1 && g.strideW == 1
+      && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1 && g.inPixels <= maxOutPixels
+  }
+
+  /// The weight gradient at stride 1 only: at stride 2 (ResNet's) the unfolding and a GEMM
+  /// were faster.
+  static func appliesToWeightGradient(_ g: ConvGeometry, outChannels o: Int) -> Bool {
+    applies(g, outChannels: o) && g.strideH == 1 && g.strideW == 1
   }
 
   /// `y = conv(x, w)` for `images` images, overwriting `y` (bias and activation left to
@@ -42,8 +58,8 @@ enum ChannelVectorConvolution {
     images: Int, into y: UnsafeMutablePointer<Float>
   ) {
     run(input: x, channels: g.channels, height: g.height, width: g.width, weights: w,
-        outChannels: o, g, turned: false, padH: g.padH, padW: g.padW, images: images,
-        outPixels: g.outPixels, into: y, accumulate: false)
+        outChannels: o, g, turned: false, stride: (g.strideH, g.strideW), padH: g.padH,
+        padW: g.padW, images: images, outPixels: g.outPixels, into: y, accumulate: false)
   }
 
   /// `dx += conv(dz, turned w)`, the input gradient of `conv2d` for an output gradient `dz`
@@ -53,7 +69,8 @@ enum ChannelVectorConvolution {
     images: Int, into dx: UnsafeMutablePointer<Float>
   ) {
     run(input: dz, channels: o, height: g.outH, width: g.outW, weights: w, outChannels: g.channels,
-        g, turned: true, padH: g.kernelH - 1 - g.padH, padW: g.kernelW - 1 - g.padW,
+        g, turned: true, stride: (1, 1), padH: g.kernelH - 1 - g.padH,
+        padW: g.kernelW - 1 - g.padW,
         images: images, outPixels: g.inPixels, into: dx, accumulate: true)
   }
 
@@ -69,7 +86,8 @@ enum ChannelVectorConvolution {
     let transposed = direct_convolution_transposed_gradient_floats(Int32(images), Int32(o), P)
     let row = transposed / max(images * P, 1)
     let scratch = direct_convolution_weight_gradient_scratch_floats(
-      Int32(images), Int32(g.height), Int32(g.width), Int32(g.padH), Int32(g.padW))
+      Int32(images), Int32(g.height), Int32(g.width), Int32(g.kernelH), Int32(g.kernelW),
+      Int32(g.padH), Int32(g.padW))
     let threads = min(ComputeThreads.count, g.channels)
     Scratch.withFloats(transposed + threads * scratch) { buffer in
       let captured = (x, dz, dw, buffer)
@@ -84,7 +102,8 @@ enum ChannelVectorConvolution {
         GEMMClock.timing {
           direct_convolution_weight_gradient(
             x, Int32(images), Int32(g.channels), Int32(g.height), Int32(g.width),
-            Int32(g.kernelH), Int32(g.kernelW), Int32(g.padH), Int32(g.padW), buffer, Int32(o),
+            Int32(g.kernelH), Int32(g.kernelW), Int32(g.strideH), Int32(g.strideW),
+            Int32(g.padH), Int32(g.padW), buffer, Int32(o),
             Int32(range.lowerBound), Int32(range.upperBound), dw, buffer + transposed + t * scratch)
         }
       }
@@ -96,7 +115,7 @@ enum ChannelVectorConvolution {
   private static func run(
     input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
     weights w: UnsafePointer<Float>, outChannels: Int, _ g: ConvGeometry, turned: Bool,
-    padH: Int, padW: Int, images: Int, outPixels: Int, into out: UnsafeMutablePointer<Float>,
+    stride: (Int, Int), padH: Int, padW: Int, images: Int, outPixels: Int, into out: UnsafeMutablePointer<Float>,
     accumulate: Bool
   ) {
     let taps = g.kernelH * g.kernelW
@@ -117,8 +136,8 @@ enum ChannelVectorConvolution {
         GEMMClock.timing {
           direct_convolution_forward(
             input + range.lowerBound * channels * inPixels, Int32(range.count), Int32(channels),
-            Int32(height), Int32(width), Int32(g.kernelH), Int32(g.kernelW), Int32(padH),
-            Int32(padW), buffer, Int32(outChannels),
+            Int32(height), Int32(width), Int32(g.kernelH), Int32(g.kernelW), Int32(stride.0),
+            Int32(stride.1), Int32(padH), Int32(padW), buffer, Int32(outChannels),
             out + range.lowerBound * outChannels * outPixels, accumulate ? 1 : 0,
             buffer + packed + t * scratch)
         }

@@ -15,7 +15,7 @@ public enum ConvolutionGrouping {
 /// first. This version lays the work out on GEMMs (`ConvPlan`), skips kernel taps that only
 /// ever meet padding (`LiveKernelWindow`), takes planes smaller than the kernel as dense
 /// layers (`PlaneMatrixConvolution`), LeNet's small convolutions directly
-/// (`DirectConvolution`), and, on CPUs with AVX-512, stride-1 convolutions of planes up to
+/// (`DirectConvolution`), and, on CPUs with AVX-512, convolutions with output planes up to
 /// 16x16 directly with output channels in the vector lanes (`ChannelVectorConvolution`).
 public func conv2d(
   _ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: (Int, Int) = (1, 1),
@@ -315,7 +315,7 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
       dz.data, w.data, g, outChannels: o, images: plan.images, into: x.gradBuffer())
     needX = false
   }
-  if needW && ChannelVectorConvolution.applies(g, outChannels: o) {
+  if needW && ChannelVectorConvolution.appliesToWeightGradient(g, outChannels: o) {
     ChannelVectorConvolution.weightGradient(
       x.data, dz.data, g, outChannels: o, images: plan.images, into: w.gradBuffer())
     needW = false
