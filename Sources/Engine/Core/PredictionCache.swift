@@ -1,5 +1,5 @@
 /// Matrices derived from a weight alone (a convolution's live kernel window, its plane
-/// matrix), kept for the length of one `Autograd.predict` block, so that an evaluation loop
+/// matrix, the direct convolution's packed kernel), kept for the length of one `Autograd.predict` block, so that an evaluation loop
 /// derives them once instead of at every batch. On the last stages of ResNet-18, DenseNet and
 /// GoogLeNet at 32 px, deriving them read or wrote megabytes per layer and batch: in a
 /// training step they are derived once per weight value anyway, but a test set of 10,000
@@ -22,7 +22,7 @@ enum PredictionCache {
   }
 
   enum Kind: Hashable {
-    case liveKernelWindow, planeMatrix
+    case liveKernelWindow, planeMatrix, packedDirectKernel
   }
 
   private struct Entry {

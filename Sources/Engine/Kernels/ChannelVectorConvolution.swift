@@ -52,14 +52,25 @@ enum ChannelVectorConvolution {
   }
 
   /// `y = conv(x, w)` for `images` images, overwriting `y` (bias and activation left to
-  /// the caller).
+  /// the caller). In a `predict` block the packed kernel is made once per weight
+  /// (`PredictionCache`); an evaluation pass would otherwise repack it every batch.
   static func forward(
-    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, outChannels o: Int,
+    _ x: UnsafePointer<Float>, _ w: Tensor, _ g: ConvGeometry, outChannels o: Int,
     images: Int, into y: UnsafeMutablePointer<Float>
   ) {
-    run(input: x, channels: g.channels, height: g.height, width: g.width, weights: w,
-        outChannels: o, g, turned: false, stride: (g.strideH, g.strideW), padH: g.padH,
-        padW: g.padW, images: images, outPixels: g.outPixels, into: y, accumulate: false)
+    let packedKernel = PredictionCache.isOpen
+      ? PredictionCache.value(of: w, .packedDirectKernel, g) {
+        let taps = Int32(g.kernelH * g.kernelW)
+        let packed = Tensor(uninitializedShape: [
+          direct_convolution_packed_floats(Int32(o), Int32(g.channels), taps)])
+        direct_convolution_pack(w.data, Int32(o), Int32(g.channels), Int32(g.kernelH),
+                                Int32(g.kernelW), 0, packed.data)
+        return packed
+      } : nil
+    run(input: x, channels: g.channels, height: g.height, width: g.width, weights: w.data,
+        packed: packedKernel.map { UnsafePointer($0.data) }, outChannels: o, g, turned: false,
+        stride: (g.strideH, g.strideW), padH: g.padH, padW: g.padW, images: images,
+        outPixels: g.outPixels, into: y, accumulate: false)
   }
 
   /// `dx += conv(dz, turned w)`, the input gradient of `conv2d` for an output gradient `dz`
@@ -68,7 +79,8 @@ enum ChannelVectorConvolution {
     _ dz: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, outChannels o: Int,
     images: Int, into dx: UnsafeMutablePointer<Float>
   ) {
-    run(input: dz, channels: o, height: g.outH, width: g.outW, weights: w, outChannels: g.channels,
+    run(input: dz, channels: o, height: g.outH, width: g.outW, weights: w, packed: nil,
+        outChannels: g.channels,
         g, turned: true, stride: (1, 1), padH: g.kernelH - 1 - g.padH,
         padW: g.kernelW - 1 - g.padW,
         images: images, outPixels: g.inPixels, into: dx, accumulate: true)
@@ -110,16 +122,17 @@ enum ChannelVectorConvolution {
     }
   }
 
-  /// Packs the kernel once, then splits the images between the threads, each with its own
-  /// framed copies of a block of images.
+  /// Packs the kernel once (unless `packed` is given), then splits the images between the
+  /// threads, each with its own framed copies of a block of images.
   private static func run(
     input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-    weights w: UnsafePointer<Float>, outChannels: Int, _ g: ConvGeometry, turned: Bool,
+    weights w: UnsafePointer<Float>, packed given: UnsafePointer<Float>?, outChannels: Int, _ g: ConvGeometry, turned: Bool,
     stride: (Int, Int), padH: Int, padW: Int, images: Int, outPixels: Int, into out: UnsafeMutablePointer<Float>,
     accumulate: Bool
   ) {
     let taps = g.kernelH * g.kernelW
-    let packed = direct_convolution_packed_floats(Int32(outChannels), Int32(channels), Int32(taps))
+    let packed = given == nil
+      ? direct_convolution_packed_floats(Int32(outChannels), Int32(channels), Int32(taps)) : 0
     let threads = min(ComputeThreads.count, images)
     let scratch = direct_convolution_scratch_floats(
       Int32((images + threads - 1) / max(threads, 1)), Int32(channels), Int32(height),
@@ -127,17 +140,20 @@ enum ChannelVectorConvolution {
     let inPixels = height * width
     Scratch.withFloats(packed + threads * scratch) { buffer in
       // The packed kernel's input channels are `channels` (w's outputs when turned).
-      direct_convolution_pack(
-        w, Int32(turned ? channels : outChannels), Int32(turned ? outChannels : channels),
-        Int32(g.kernelH), Int32(g.kernelW), turned ? 1 : 0, buffer)
-      let captured = (input, out, buffer)
+      if given == nil {
+        direct_convolution_pack(
+          w, Int32(turned ? channels : outChannels), Int32(turned ? outChannels : channels),
+          Int32(g.kernelH), Int32(g.kernelW), turned ? 1 : 0, buffer)
+      }
+      let kernel = given ?? UnsafePointer(buffer)
+      let captured = (input, out, buffer, kernel)
       parallelParts(images, parts: threads) { t, range in
-        let (input, out, buffer) = captured
+        let (input, out, buffer, kernel) = captured
         GEMMClock.timing {
           direct_convolution_forward(
             input + range.lowerBound * channels * inPixels, Int32(range.count), Int32(channels),
             Int32(height), Int32(width), Int32(g.kernelH), Int32(g.kernelW), Int32(stride.0),
-            Int32(stride.1), Int32(padH), Int32(padW), buffer, Int32(outChannels),
+            Int32(stride.1), Int32(padH), Int32(padW), kernel, Int32(outChannels),
             out + range.lowerBound * outChannels * outPixels, accumulate ? 1 : 0,
             buffer + packed + t * scratch)
         }

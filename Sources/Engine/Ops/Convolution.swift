@@ -262,7 +262,7 @@ func convForward(
     return
   }
   if ChannelVectorConvolution.applies(g, outChannels: o) {
-    ChannelVectorConvolution.forward(x.data, w.data, g, outChannels: o, images: plan.images, into: y.data)
+    ChannelVectorConvolution.forward(x.data, w, g, outChannels: o, images: plan.images, into: y.data)
     biasActivate(y.data, images: plan.images, channels: o, pixels: P, bias: bias, act)
     return
   }
