@@ -272,12 +272,17 @@ public func avgPool2d(
   let planes = x.shape[0] * x.shape[1]
   let y = Tensor(uninitializedShape: [x.shape[0], x.shape[1], g.outH, g.outW])
   let scale = 1 / Float(g.kernelH * g.kernelW)
+  let halving = isHalving(g)
   let captured = (x.data, y.data)
   parallelRanges(planes, minPerThread: max(1, 4096 / max(g.inPixels, 1))) { range in
     let (xp, yp) = captured
     for plane in range {
       let src = xp + plane * g.inPixels
       let dst = yp + plane * g.outPixels
+      if halving {
+        averageHalving(src, g, into: dst)
+        continue
+      }
       forEachPoolWindow(g) { out, rows, columns in
         var s: Float = 0
         for iy in rows {
@@ -296,6 +301,10 @@ public func avgPool2d(
       for plane in range {
         let d = dx + plane * g.inPixels
         let gy = gp + plane * g.outPixels
+        if halving {
+          spreadHalving(gy, g, into: d)
+          continue
+        }
         forEachPoolWindow(g) { out, rows, columns in
           let v = gy[out] * scale
           for iy in rows {
@@ -303,6 +312,46 @@ public func avgPool2d(
           }
         }
       }
+    }
+  }
+}
+
+/// A 2x2 window at stride 2 without padding: DenseNet's transitions. Their general loop
+/// (ranges of rows and columns per window, through a closure) took 4% of DenseNet's step at
+/// 32 px for a few megabytes of averaging.
+private func isHalving(_ g: ConvGeometry) -> Bool {
+  g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0
+    && g.padW == 0
+}
+
+/// One plane's 2x2 averages, each summed in the general loop's order (row by row, left to
+/// right, from zero), so that both give the same floats.
+@inline(__always)
+private func averageHalving(_ src: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+                            into dst: UnsafeMutablePointer<Float>) {
+  let w = g.width
+  for oy in 0..<g.outH {
+    let top = src + 2 * oy * w, bottom = top + w, out = dst + oy * g.outW
+    for ox in 0..<g.outW {
+      out[ox] = (((top[2 * ox] + top[2 * ox + 1]) + bottom[2 * ox]) + bottom[2 * ox + 1]) * 0.25
+    }
+  }
+}
+
+/// The backward pass of `averageHalving`: a quarter of each output's gradient added to its
+/// four inputs.
+@inline(__always)
+private func spreadHalving(_ gy: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+                           into d: UnsafeMutablePointer<Float>) {
+  let w = g.width
+  for oy in 0..<g.outH {
+    let top = d + 2 * oy * w, bottom = top + w, grad = gy + oy * g.outW
+    for ox in 0..<g.outW {
+      let v = grad[ox] * 0.25
+      top[2 * ox] += v
+      top[2 * ox + 1] += v
+      bottom[2 * ox] += v
+      bottom[2 * ox + 1] += v
     }
   }
 }
