@@ -61,11 +61,13 @@ extension EngineTests {
       // A weight gradient whose transposed output gradient (256 pixels x 80 floats an
       // image) is read in two chunks of images, three and two.
       ConvCase(n: 5, c: 2, h: 16, w: 16, o: 70, k: 3, padding: 1, bias: false),
-      // `ChannelVectorConvolution` at stride 2 (16 input channels or more): ResNet's strided
-      // 3x3, and a 7x7 stem whose rows and columns fall in 7 classes of live taps each.
-      // Then a padding so wide that the corner windows see nothing but padding.
-      ConvCase(n: 3, c: 20, h: 9, w: 9, o: 37, k: 3, stride: 2, padding: 1, activation: .relu),
-      ConvCase(n: 2, c: 16, h: 32, w: 31, o: 18, k: 7, stride: 2, padding: 3),
+      // `ChannelVectorConvolution`'s forward pass at stride 2 (outputs up to 4x4): ResNet's
+      // strided 3x3, and 7x7 and 5x5 kernels whose rows and columns fall in 4 and 3 classes
+      // of live taps each. Then a padding so wide that the corner windows see nothing but
+      // padding.
+      ConvCase(n: 3, c: 20, h: 8, w: 7, o: 37, k: 3, stride: 2, padding: 1, activation: .relu),
+      ConvCase(n: 2, c: 5, h: 8, w: 7, o: 18, k: 7, stride: 2, padding: 3),
+      ConvCase(n: 3, c: 4, h: 6, w: 6, o: 17, k: 5, stride: 2, padding: 2, bias: false),
       ConvCase(n: 2, c: 18, h: 3, w: 3, o: 17, k: 3, padding: 3, activation: .sigmoid),
     ]
 

@@ -56,8 +56,8 @@ extension EngineTests {
       ConvCase(n: 2, c: 1, h: 5, w: 21, o: 2, kh: 3, kw: 3, activation: .sigmoid),
       // Output rows of whole vectors: the forward pass is DirectConvolution's.
       ConvCase(n: 2, c: 2, h: 6, w: 10, o: 3, kh: 3, kw: 3, activation: .sigmoid),
-      // Strided with 16 input channels: on AVX-512 CPUs, `ChannelVectorConvolution`'s
-      // forward pass and weight gradient at stride 2, border pixels with fewer live taps.
+      // Strided, outputs up to 4x4: on AVX-512 CPUs, `ChannelVectorConvolution`'s forward
+      // pass at stride 2, border pixels with fewer live taps.
       ConvCase(n: 2, c: 16, h: 5, w: 6, o: 3, kh: 3, kw: 3, stride: (2, 2), padding: (1, 1)),
       ConvCase(n: 2, c: 16, h: 5, w: 5, o: 2, kh: 3, kw: 2, stride: (2, 1), padding: (0, 1)),
     ]

@@ -24,17 +24,20 @@ enum ChannelVectorConvolution {
   static let available = direct_convolution_available() != 0
   static let maxOutPixels = Int(DIRECT_CONVOLUTION_MAX_OUT_PIXELS)
   static let maxTaps = Int(DIRECT_CONVOLUTION_MAX_TAPS)
+  /// Strided convolutions only down to 4x4 outputs: ResNet-18's 16x16 -> 8x8 at 64 px took
+  /// more time here than its unfolding and GEMM saved (perf samples, BENCHMARKS.md Session 23).
+  static let maxStridedOutPixels = 16
 
   /// Not for 1x1 kernels: a tile's one tap is too little work for its output's write-back
   /// (strided 1x1 convolutions ran at a third of the 3x3's speed, their weight gradient at a
   /// tenth), and a stride-1 one's GEMM needs no unfolding. Nor for LeNet's convolutions,
-  /// which `DirectConvolution` takes. Strided convolutions need 16 input channels or more:
-  /// the weight gradient splits the input channels between the threads, and the stems' 1 to
-  /// 3 channels would leave a thread idle.
+  /// which `DirectConvolution` takes. Strided convolutions only up to `maxStridedOutPixels`,
+  /// and in the forward pass only (`appliesToInputGradient`, `appliesToWeightGradient`).
   static func applies(_ g: ConvGeometry, outChannels o: Int) -> Bool {
     let strided = g.strideH > 1 || g.strideW > 1
-    return available && g.kernelH * g.kernelW > 1 && (!strided || g.channels >= 16)
-      && g.outPixels <= maxOutPixels && g.kernelH * g.kernelW <= maxTaps
+    return available && g.kernelH * g.kernelW > 1
+      && g.outPixels <= (strided ? maxStridedOutPixels : maxOutPixels)
+      && g.kernelH * g.kernelW <= maxTaps
       && !DirectConvolution.applies(g, outChannels: o)
   }
 
