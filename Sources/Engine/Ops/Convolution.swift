@@ -224,7 +224,10 @@ struct ConvPlan {
       && g.outH == g.height && g.outW == g.width && outChannels <= g.channels
     let rows = max(128, (64 << 10) / max(groupImages * g.outPixels, 1))
     unfoldRows = min(g.patchSize, max(1, rows))
-    unfoldTaps = pointwise ? nil : SmallPlaneTaps.forSmallPlane(g)
+    // Not made where the direct kernel takes the forward pass and both gradients.
+    let direct = ChannelVectorConvolution.appliesToInputGradient(g, outChannels: outChannels)
+      && ChannelVectorConvolution.appliesToWeightGradient(g, outChannels: outChannels)
+    unfoldTaps = pointwise || direct ? nil : SmallPlaneTaps.forSmallPlane(g)
   }
 
   /// Where the unfolding's taps read on small output planes: made once here rather than on
