@@ -49,11 +49,12 @@ int main(int argc, char **argv) {
     t = now() - t;
     if (t < forward) forward = t;
   }
-  float *dz_t = malloc(sizeof(float) * direct_convolution_transposed_gradient_floats(n, o, oh * oh));
+  float *dz_t =
+      malloc(sizeof(float) * direct_convolution_transposed_gradient_floats(n, o, oh * oh));
   direct_convolution_transpose_gradient(y, n, o, oh * oh, dz_t);
   float *dw = calloc((size_t)o * c * k * k, sizeof(float));
-  float *wscratch =
-      malloc(sizeof(float) * direct_convolution_weight_gradient_scratch_floats(n, h, h, k, k, p, p));
+  float *wscratch = malloc(
+      sizeof(float) * direct_convolution_weight_gradient_scratch_floats(n, h, h, k, k, p, p));
   for (int r = 0; r < reps; r++) {
     double t = now();
     direct_convolution_weight_gradient(x, n, c, h, h, k, k, s, s, p, p, dz_t, o, 0, c, dw,

@@ -156,9 +156,9 @@ static void make_class(const axis_groups *rows, int gr, const axis_groups *cols,
 
 #if defined(__x86_64__)
 // One tile: `run` output pixels (window corners `corner`, offsets into `frames`) by one or
-// two blocks of 16 output channels (weights `w0`, `w1`), summed over channels and the
-// class's live taps, then written or added to the output at `out_offset` (from the
-// block's first channel). Inlined with a constant `run`, so that its accumulators live in
+// two blocks of 16 output channels (weights at `w0` and `w0 + pair_offset`), summed over the
+// class's live taps and the input channels, then written or added to the output at
+// `out_offset` (from the block's first channel). Inlined with a constant `run`, so that its accumulators live in
 // registers.
 __attribute__((target("avx512f"), always_inline)) static inline void tile(
     const int run, const float *frames, long framed, const int *corner,
@@ -371,7 +371,8 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
   const long out_pixels = (long)out_h * out_w;
   const int taps = kh * kw, blocks = (out_channels + 15) / 16, row = blocks * 16;
   float *frames = scratch, *acc = scratch + images * framed;
-  int *frame_offset = (int *)(acc + 32L * taps), *gradient_offset = frame_offset + images * out_pixels;
+  int *frame_offset = (int *)(acc + 32L * taps);
+  int *gradient_offset = frame_offset + images * out_pixels;
   // Classes of pixels by their live taps, as the forward pass's, on planes up to 8 wide
   // with at most three kinds of column (3x3 kernels); by whole rows on other planes up to 8
   // wide (NiN's 5x5 layers at 7x7 had 25 classes, their corners a pixel an image, and a tile
@@ -390,7 +391,8 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
   // channel, pair of blocks and group of taps reads it: taken whole, ResNet-18's at 64 px
   // (4 MiB) came from memory once per tile and ran at a third of the unfolding's speed.
   const long per_image = out_pixels * row;
-  const int most = per_image >= GRADIENT_CHUNK_FLOATS ? 1 : (int)(GRADIENT_CHUNK_FLOATS / per_image);
+  const int most =
+      per_image >= GRADIENT_CHUNK_FLOATS ? 1 : (int)(GRADIENT_CHUNK_FLOATS / per_image);
   const int chunks = (images + most - 1) / most, chunk = (images + chunks - 1) / chunks;
   if (pad_h > 0 || pad_w > 0) memset(frames, 0, sizeof(float) * (size_t)chunk * framed);
   for (int n0 = 0; n0 < images; n0 += chunk) {

@@ -28,8 +28,9 @@ void direct_convolution_pack(const float *w, int out_channels, int in_channels, 
 /// with a packed kernel of `out_channels` outputs (kh x kw, stride stride_h, stride_w,
 /// padding pad_h, pad_w), written to (or, with `accumulate`, added into) `y`
 /// ([images][out_channels][out_h][out_w]). Each output pixel's 16-channel vectors are summed
-/// over the kernel taps that reach into the image and, within a tap, over input channels, in
-/// order (taps on padding alone are skipped). `scratch` holds
+/// over blocks of 32 input channels, within a block over the kernel taps that reach into the
+/// image (taps on padding alone are skipped), and within a tap over the block's channels, in
+/// order. `scratch` holds
 /// `direct_convolution_scratch_floats` floats.
 void direct_convolution_forward(const float *x, int images, int channels, int height, int width,
                                 int kh, int kw, int stride_h, int stride_w, int pad_h, int pad_w,

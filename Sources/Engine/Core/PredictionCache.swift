@@ -1,9 +1,10 @@
 /// Matrices derived from a weight alone (a convolution's live kernel window, its plane
-/// matrix, the direct convolution's packed kernel), kept for the length of one `Autograd.predict` block, so that an evaluation loop
-/// derives them once instead of at every batch. On the last stages of ResNet-18, DenseNet and
-/// GoogLeNet at 32 px, deriving them read or wrote megabytes per layer and batch: in a
-/// training step they are derived once per weight value anyway, but a test set of 10,000
-/// images at batch 64 derived them 157 times over the same weights.
+/// matrix, the direct convolution's packed kernel), kept for the length of one
+/// `Autograd.predict` block, so that an evaluation loop derives them once instead of at every
+/// batch. On the last stages of ResNet-18, DenseNet and GoogLeNet at 32 px, deriving them
+/// read or wrote megabytes per layer and batch: in a training step they are derived once per
+/// weight value anyway, but a test set of 10,000 images at batch 64 derived them 157 times
+/// over the same weights.
 ///
 /// An entry is valid while its weight's values stay as they were, which the cache cannot
 /// see; so it lives only inside `predict` and is emptied when the outermost block ends, when

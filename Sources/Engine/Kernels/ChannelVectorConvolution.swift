@@ -8,12 +8,12 @@ import CDirectConvolution
 ///
 /// The vector lanes are 16 output channels (`direct_convolution_forward` in
 /// `CDirectConvolution`, C for the per-function AVX-512 target Swift cannot express): a
-/// tile of up to 8 output pixels by 32 output channels keeps its accumulators in registers,
+/// tile of up to 10 output pixels by 32 output channels keeps its accumulators in registers,
 /// and each kernel tap and input channel costs two weight loads, and per pixel one broadcast
 /// of an input value and two fused multiply-adds. Output pixels are grouped by the taps that
 /// reach into the image, and a tile multiplies only those: a padded 3x3 kernel spends 16% of
-/// its taps on padding at 8x8, 31% at 4x4. The weight gradient's tile is up to 8 taps by 32
-/// output channels, one vector load of the output gradient per pixel (BENCHMARKS.md,
+/// its taps on padding at 8x8, 31% at 4x4. The weight gradient's tile is up to 9 taps by 32
+/// output channels, two vector loads of the output gradient per pixel (BENCHMARKS.md,
 /// Sessions 22 and 23).
 ///
 /// Only on CPUs with AVX-512F; elsewhere, and for planes over `maxOutPixels` (where
@@ -83,10 +83,9 @@ enum ChannelVectorConvolution {
     images: Int, into dx: UnsafeMutablePointer<Float>
   ) {
     run(input: dz, channels: o, height: g.outH, width: g.outW, weights: w, packed: nil,
-        outChannels: g.channels,
-        g, turned: true, stride: (1, 1), padH: g.kernelH - 1 - g.padH,
-        padW: g.kernelW - 1 - g.padW,
-        images: images, outPixels: g.inPixels, into: dx, accumulate: true)
+        outChannels: g.channels, g, turned: true, stride: (1, 1),
+        padH: g.kernelH - 1 - g.padH, padW: g.kernelW - 1 - g.padW, images: images,
+        outPixels: g.inPixels, into: dx, accumulate: true)
   }
 
   /// `dw += ` the weight gradient of `conv2d` for input `x` and output gradient `dz`. The
@@ -129,9 +128,9 @@ enum ChannelVectorConvolution {
   /// threads, each with its own framed copies of a block of images.
   private static func run(
     input: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-    weights w: UnsafePointer<Float>, packed given: UnsafePointer<Float>?, outChannels: Int, _ g: ConvGeometry, turned: Bool,
-    stride: (Int, Int), padH: Int, padW: Int, images: Int, outPixels: Int, into out: UnsafeMutablePointer<Float>,
-    accumulate: Bool
+    weights w: UnsafePointer<Float>, packed given: UnsafePointer<Float>?, outChannels: Int,
+    _ g: ConvGeometry, turned: Bool, stride: (Int, Int), padH: Int, padW: Int, images: Int,
+    outPixels: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool
   ) {
     let taps = g.kernelH * g.kernelW
     let packed = given == nil
