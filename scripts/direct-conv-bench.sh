@@ -2,8 +2,8 @@
 # The direct convolution kernel alone, one core, on the small-plane shapes of the chapter's
 # networks (scripts/direct-conv-bench.c): best of 30 runs per shape. With a git revision,
 # builds that revision's kernel too and alternates the two, three times, for a before/after
-# comparison that the host's noise in whole training steps would hide (the revision must
-# have the kernel's current C interface: 606732c or later).
+# comparison that the host's noise in whole training steps would hide (the revision's
+# include/direct_convolution.h must declare the same functions as this one's).
 #
 # Usage: scripts/direct-conv-bench.sh [REVISION]
 set -eu

@@ -121,6 +121,12 @@ static void group_axis(int outputs, int k, int size, int stride, int pad, axis_g
   a->start[a->groups] = n;
 }
 
+// One group of every output position, with every tap live: where the taps that meet padding
+// are left to multiply its zeros.
+static void whole_axis(int outputs, int k, axis_groups *a) {
+  group_axis(outputs, k, outputs + k - 1, 1, 0, a);
+}
+
 // One class of output pixels: those whose rows fall in row group `gr` and columns in column
 // group `gc`, which share their live taps.
 typedef struct {
@@ -312,8 +318,7 @@ void direct_convolution_transpose_gradient(const float *dz, int images, int out_
 
 long direct_convolution_weight_gradient_scratch_floats(int images, int height, int width, int kh,
                                                        int kw, int pad_h, int pad_w) {
-  // The frames, the accumulators, and two int offsets per image and output pixel (at most
-  // the stride-1 count).
+  // The frames, the accumulators, and two int offsets per image and output pixel.
   const long out_pixels = (long)(height + 2 * pad_h - kh + 1) * (width + 2 * pad_w - kw + 1);
   return (long)images * (height + 2 * pad_h) * (width + 2 * pad_w) + 32L * kh * kw +
          2L * images * (out_pixels > 0 ? out_pixels : 0) + 4096;
@@ -362,12 +367,12 @@ __attribute__((target("avx512f"), always_inline)) static inline void gradient_ti
 }
 
 __attribute__((target("avx512f"))) static void weight_gradient_avx512(
-    const float *x, int images, int channels, int height, int width, int kh, int kw,
-    int stride_h, int stride_w, int pad_h, int pad_w, const float *dz_t, int out_channels,
-    int c_begin, int c_end, float *dw, float *scratch) {
+    const float *x, int images, int channels, int height, int width, int kh, int kw, int pad_h,
+    int pad_w, const float *dz_t, int out_channels, int c_begin, int c_end, float *dw,
+    float *scratch) {
   const int framed_w = width + 2 * pad_w, framed_h = height + 2 * pad_h;
   const long framed = (long)framed_w * framed_h, in_pixels = (long)height * width;
-  const int out_h = (framed_h - kh) / stride_h + 1, out_w = (framed_w - kw) / stride_w + 1;
+  const int out_h = framed_h - kh + 1, out_w = framed_w - kw + 1;
   const long out_pixels = (long)out_h * out_w;
   const int taps = kh * kw, blocks = (out_channels + 15) / 16, row = blocks * 16;
   float *frames = scratch, *acc = scratch + images * framed;
@@ -379,11 +384,11 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
   // ran a handful of steps); none on wider planes, whose dead taps are few (12% at 16x16)
   // and whose tiles then read the output gradient in order, with no table.
   axis_groups rows, cols;
-  group_axis(out_w, kw, width, stride_w, pad_w, &cols);
+  group_axis(out_w, kw, width, 1, pad_w, &cols);
   const int whole = out_w > 8;
-  if (whole || cols.groups > 3) group_axis(out_w, kw, out_w + kw - 1, 1, 0, &cols);
-  if (whole) group_axis(out_h, kh, out_h + kh - 1, 1, 0, &rows);
-  else group_axis(out_h, kh, height, stride_h, pad_h, &rows);
+  if (whole || cols.groups > 3) whole_axis(out_w, kw, &cols);
+  if (whole) whole_axis(out_h, kh, &rows);
+  else group_axis(out_h, kh, height, 1, pad_h, &rows);
   const int classes = rows.groups * cols.groups;
   pixel_class cls;
   const long dw_stride = (long)channels * taps;
@@ -399,16 +404,17 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
    const int count = images - n0 < chunk ? images - n0 : chunk;
    const float *dz_chunk = dz_t + (long)n0 * per_image;
    // Each class's (image, pixel) pairs, image by image, as offsets into the frames and the
-   // chunk's output gradient: one loop over them per tile, made once per chunk.
+   // chunk's output gradient (which a single class of every pixel reads in order): one loop
+   // over them per tile, made once per chunk.
    int class_start[MAX_AXIS + 1], e = 0;
    for (int k = 0; k < classes; k++) {
-     make_class(&rows, k / cols.groups, &cols, k % cols.groups, out_w, framed_w, stride_h,
-                stride_w, kw, &cls);
+     make_class(&rows, k / cols.groups, &cols, k % cols.groups, out_w, framed_w, 1, 1, kw,
+                &cls);
      class_start[k] = e;
      for (int n = 0; n < count; n++)
        for (int q = 0; q < cls.pixels; q++, e++) {
          frame_offset[e] = (int)(n * framed) + cls.corner[q];
-         gradient_offset[e] = (int)(n * per_image + (long)cls.pixel[q] * row);
+         if (!whole) gradient_offset[e] = (int)(n * per_image + (long)cls.pixel[q] * row);
        }
    }
    class_start[classes] = e;
@@ -466,17 +472,16 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
 #endif
 
 void direct_convolution_weight_gradient(const float *x, int images, int channels, int height,
-                                        int width, int kh, int kw, int stride_h, int stride_w,
-                                        int pad_h, int pad_w, const float *dz_t,
-                                        int out_channels, int c_begin, int c_end, float *dw,
-                                        float *scratch) {
+                                        int width, int kh, int kw, int pad_h, int pad_w,
+                                        const float *dz_t, int out_channels, int c_begin,
+                                        int c_end, float *dw, float *scratch) {
 #if defined(__x86_64__)
-  weight_gradient_avx512(x, images, channels, height, width, kh, kw, stride_h, stride_w, pad_h,
-                         pad_w, dz_t, out_channels, c_begin, c_end, dw, scratch);
+  weight_gradient_avx512(x, images, channels, height, width, kh, kw, pad_h, pad_w, dz_t,
+                         out_channels, c_begin, c_end, dw, scratch);
 #else
   (void)x; (void)images; (void)channels; (void)height; (void)width; (void)kh; (void)kw;
-  (void)stride_h; (void)stride_w; (void)pad_h; (void)pad_w; (void)dz_t; (void)out_channels;
-  (void)c_begin; (void)c_end; (void)dw; (void)scratch;
+  (void)pad_h; (void)pad_w; (void)dz_t; (void)out_channels; (void)c_begin; (void)c_end;
+  (void)dw; (void)scratch;
 #endif
 }
 

@@ -50,16 +50,15 @@ void direct_convolution_transpose_gradient(const float *dz, int images, int out_
 long direct_convolution_weight_gradient_scratch_floats(int images, int height, int width, int kh,
                                                        int kw, int pad_h, int pad_w);
 
-/// Adds into `dw` ([out][in][kh][kw]) the weight gradient of a convolution of
+/// Adds into `dw` ([out][in][kh][kw]) the weight gradient of a stride-1 convolution of
 /// `images` images `x` for the output gradient `dz_t` (`direct_convolution_transpose_gradient`'s
 /// layout), for the input channels [c_begin, c_end) only: threads split the input channels
 /// and write disjoint parts of `dw`. Each weight's sum runs over chunks of images (about
 /// 256 KiB of `dz_t` each), then within a chunk over the classes of output pixels that share
 /// their live taps, then over the chunk's images and the class's pixels, in order.
 void direct_convolution_weight_gradient(const float *x, int images, int channels, int height,
-                                        int width, int kh, int kw, int stride_h, int stride_w,
-                                        int pad_h, int pad_w, const float *dz_t,
-                                        int out_channels, int c_begin, int c_end, float *dw,
-                                        float *scratch);
+                                        int width, int kh, int kw, int pad_h, int pad_w,
+                                        const float *dz_t, int out_channels, int c_begin,
+                                        int c_end, float *dw, float *scratch);
 
 #endif
