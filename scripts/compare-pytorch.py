@@ -195,8 +195,8 @@ def main():
     if bounds:
         print()
         print("Where the rule is not met: the share of our cores' time spent in the "
-              "products (OpenBLAS's and the direct convolution kernel's, `chapter bench`), and the ratio to PyTorch if everything outside "
-              "them took no time (ratio / share, median of the rounds). Below "
+              "products (OpenBLAS's and the direct convolution kernel's, `chapter bench`), "
+              "and the ratio to PyTorch if everything outside them took no time (ratio / share, median of the rounds). Below "
               f"{RULE_RATIO}×, the products themselves stop the pair: removing the rest "
               "cannot meet the rule, fewer multiplies or faster products can.")
         print()

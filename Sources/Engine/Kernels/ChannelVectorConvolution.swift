@@ -63,11 +63,9 @@ enum ChannelVectorConvolution {
   ) {
     let packedKernel = PredictionCache.isOpen
       ? PredictionCache.value(of: w, .packedDirectKernel, g) {
-        let taps = Int32(g.kernelH * g.kernelW)
         let packed = Tensor(uninitializedShape: [
-          direct_convolution_packed_floats(Int32(o), Int32(g.channels), taps)])
-        direct_convolution_pack(w.data, Int32(o), Int32(g.channels), Int32(g.kernelH),
-                                Int32(g.kernelW), 0, packed.data)
+          packedFloats(outChannels: o, channels: g.channels, g)])
+        pack(w.data, outChannels: o, channels: g.channels, g, turned: false, into: packed.data)
         return packed
       } : nil
     run(input: x, channels: g.channels, height: g.height, width: g.width, weights: w.data,
@@ -116,8 +114,7 @@ enum ChannelVectorConvolution {
         GEMMClock.timing {
           direct_convolution_weight_gradient(
             x, Int32(images), Int32(g.channels), Int32(g.height), Int32(g.width),
-            Int32(g.kernelH), Int32(g.kernelW), Int32(g.strideH), Int32(g.strideW),
-            Int32(g.padH), Int32(g.padW), buffer, Int32(o),
+            Int32(g.kernelH), Int32(g.kernelW), Int32(g.padH), Int32(g.padW), buffer, Int32(o),
             Int32(range.lowerBound), Int32(range.upperBound), dw, buffer + transposed + t * scratch)
         }
       }
@@ -132,20 +129,15 @@ enum ChannelVectorConvolution {
     _ g: ConvGeometry, turned: Bool, stride: (Int, Int), padH: Int, padW: Int, images: Int,
     outPixels: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool
   ) {
-    let taps = g.kernelH * g.kernelW
-    let packed = given == nil
-      ? direct_convolution_packed_floats(Int32(outChannels), Int32(channels), Int32(taps)) : 0
+    let packed = given == nil ? packedFloats(outChannels: outChannels, channels: channels, g) : 0
     let threads = min(ComputeThreads.count, images)
     let scratch = direct_convolution_scratch_floats(
       Int32((images + threads - 1) / max(threads, 1)), Int32(channels), Int32(height),
       Int32(width), Int32(padH), Int32(padW))
     let inPixels = height * width
     Scratch.withFloats(packed + threads * scratch) { buffer in
-      // The packed kernel's input channels are `channels` (w's outputs when turned).
       if given == nil {
-        direct_convolution_pack(
-          w, Int32(turned ? channels : outChannels), Int32(turned ? outChannels : channels),
-          Int32(g.kernelH), Int32(g.kernelW), turned ? 1 : 0, buffer)
+        pack(w, outChannels: outChannels, channels: channels, g, turned: turned, into: buffer)
       }
       let kernel = given ?? UnsafePointer(buffer)
       let captured = (input, out, buffer, kernel)
@@ -161,5 +153,22 @@ enum ChannelVectorConvolution {
         }
       }
     }
+  }
+
+  /// Floats of a packed kernel with `outChannels` outputs over `channels` inputs.
+  private static func packedFloats(outChannels: Int, channels: Int, _ g: ConvGeometry) -> Int {
+    direct_convolution_packed_floats(
+      Int32(outChannels), Int32(channels), Int32(g.kernelH * g.kernelW))
+  }
+
+  /// Packs `w` for a direct convolution of `channels` inputs into `outChannels` outputs; with
+  /// `turned`, for the input gradient, whose inputs are `w`'s outputs.
+  private static func pack(
+    _ w: UnsafePointer<Float>, outChannels: Int, channels: Int, _ g: ConvGeometry, turned: Bool,
+    into packed: UnsafeMutablePointer<Float>
+  ) {
+    direct_convolution_pack(
+      w, Int32(turned ? channels : outChannels), Int32(turned ? outChannels : channels),
+      Int32(g.kernelH), Int32(g.kernelW), turned ? 1 : 0, packed)
   }
 }

@@ -324,17 +324,26 @@ private func isHalving(_ g: ConvGeometry) -> Bool {
     && g.padW == 0
 }
 
+/// Calls `body` for each window of a 2x2 stride-2 pooling over one plane, in output order:
+/// the output index and the index of the window's top-left input (its others are one to the
+/// right, one below, and both). Rows and columns past the last whole window are left out.
+@inline(__always)
+private func forEachHalvingWindow(
+  _ g: ConvGeometry, _ body: (_ out: Int, _ topLeft: Int) -> Void
+) {
+  for oy in 0..<g.outH {
+    for ox in 0..<g.outW { body(oy * g.outW + ox, 2 * oy * g.width + 2 * ox) }
+  }
+}
+
 /// One plane's 2x2 averages, each summed in the general loop's order (row by row, left to
 /// right, from zero), so that both give the same floats.
 @inline(__always)
 private func averageHalving(_ src: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
                             into dst: UnsafeMutablePointer<Float>) {
   let w = g.width
-  for oy in 0..<g.outH {
-    let top = src + 2 * oy * w, bottom = top + w, out = dst + oy * g.outW
-    for ox in 0..<g.outW {
-      out[ox] = (((top[2 * ox] + top[2 * ox + 1]) + bottom[2 * ox]) + bottom[2 * ox + 1]) * 0.25
-    }
+  forEachHalvingWindow(g) { out, i in
+    dst[out] = (((src[i] + src[i + 1]) + src[i + w]) + src[i + w + 1]) * 0.25
   }
 }
 
@@ -344,15 +353,12 @@ private func averageHalving(_ src: UnsafeMutablePointer<Float>, _ g: ConvGeometr
 private func spreadHalving(_ gy: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
                            into d: UnsafeMutablePointer<Float>) {
   let w = g.width
-  for oy in 0..<g.outH {
-    let top = d + 2 * oy * w, bottom = top + w, grad = gy + oy * g.outW
-    for ox in 0..<g.outW {
-      let v = grad[ox] * 0.25
-      top[2 * ox] += v
-      top[2 * ox + 1] += v
-      bottom[2 * ox] += v
-      bottom[2 * ox + 1] += v
-    }
+  forEachHalvingWindow(g) { out, i in
+    let v = gy[out] * 0.25
+    d[i] += v
+    d[i + 1] += v
+    d[i + w] += v
+    d[i + w + 1] += v
   }
 }
 
