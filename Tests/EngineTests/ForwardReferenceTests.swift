@@ -69,6 +69,12 @@ extension EngineTests {
       ConvCase(n: 2, c: 5, h: 8, w: 7, o: 18, k: 7, stride: 2, padding: 3),
       ConvCase(n: 3, c: 4, h: 6, w: 6, o: 17, k: 5, stride: 2, padding: 2, bias: false),
       ConvCase(n: 2, c: 18, h: 3, w: 3, o: 17, k: 3, padding: 3, activation: .sigmoid),
+      // Winograd F(2x2, 3x3) (`WinogradConvolution`): odd plane sizes, whose last tiles hang
+      // over the border, and channel counts that fill neither a vector nor a pair of them;
+      // a block of 64 channels in and out, and 11 images, more than one register tile.
+      ConvCase(n: 3, c: 20, h: 7, w: 9, o: 37, k: 3, padding: 1, activation: .relu),
+      ConvCase(n: 2, c: 33, h: 6, w: 5, o: 17, k: 3, padding: 1, bias: false),
+      ConvCase(n: 11, c: 64, h: 4, w: 4, o: 64, k: 3, padding: 1),
     ]
 
     @Test(arguments: convCases)

@@ -23,7 +23,7 @@ enum PredictionCache {
   }
 
   enum Kind: Hashable {
-    case liveKernelWindow, planeMatrix, packedDirectKernel
+    case liveKernelWindow, planeMatrix, packedDirectKernel, packedWinogradKernel
   }
 
   private struct Entry {

@@ -16,7 +16,8 @@ public enum ConvolutionGrouping {
 /// ever meet padding (`LiveKernelWindow`), takes planes smaller than the kernel as dense
 /// layers (`PlaneMatrixConvolution`), LeNet's small convolutions directly
 /// (`DirectConvolution`), and, on CPUs with AVX-512, convolutions with output planes up to
-/// 16x16 directly with output channels in the vector lanes (`ChannelVectorConvolution`).
+/// 16x16 directly with output channels in the vector lanes (`ChannelVectorConvolution`),
+/// their padded 3x3 ones by Winograd's F(2x2, 3x3) (`WinogradConvolution`).
 public func conv2d(
   _ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: (Int, Int) = (1, 1),
   padding: (Int, Int) = (0, 0), activation: Activation = .none
@@ -264,6 +265,11 @@ func convForward(
     biasActivate(y.data, images: plan.images, channels: o, pixels: P, bias: nil, act)
     return
   }
+  if WinogradConvolution.applies(g, outChannels: o) {
+    WinogradConvolution.forward(x.data, w, g, outChannels: o, images: plan.images, into: y.data)
+    biasActivate(y.data, images: plan.images, channels: o, pixels: P, bias: bias, act)
+    return
+  }
   if ChannelVectorConvolution.applies(g, outChannels: o) {
     ChannelVectorConvolution.forward(x.data, w, g, outChannels: o, images: plan.images, into: y.data)
     biasActivate(y.data, images: plan.images, channels: o, pixels: P, bias: bias, act)
@@ -313,6 +319,11 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
   let g = plan.g, o = plan.outChannels, C = g.channels, K = g.patchSize, P = g.outPixels
   let G = plan.groupImages, threads = plan.threads
   var needW = w.requiresGrad, needX = x.requiresGrad
+  if needX && WinogradConvolution.applies(g, outChannels: o) {
+    WinogradConvolution.inputGradient(
+      dz.data, w.data, g, outChannels: o, images: plan.images, into: x.gradBuffer())
+    needX = false
+  }
   if needX && ChannelVectorConvolution.appliesToInputGradient(g, outChannels: o) {
     ChannelVectorConvolution.inputGradient(
       dz.data, w.data, g, outChannels: o, images: plan.images, into: x.gradBuffer())

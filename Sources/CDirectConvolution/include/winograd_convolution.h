@@ -1,0 +1,33 @@
+#ifndef WINOGRAD_CONVOLUTION_H
+#define WINOGRAD_CONVOLUTION_H
+
+/// Winograd F(2x2, 3x3) for 3x3 convolutions of stride 1 and padding 1 (output planes the
+/// size of the input's), with AVX-512F: each 2x2 block of output pixels ("tile") costs 16
+/// multiplies per input and output channel instead of direct convolution's 36. The
+/// transforms run with 16 channels to a vector. Available where
+/// `direct_convolution_available()` is.
+
+/// Floats of a packed Winograd kernel: ceil(out_channels / 16) * 16 * 16 * in_channels.
+long winograd_convolution_packed_floats(int out_channels, int in_channels);
+
+/// Packs the transformed kernel `G w G^T` of `w` ([out][in][3][3]) as
+/// [out / 16][16 (position in the 4x4 transform)][in][16] (lanes past `out` zero). With
+/// `turned`, packs the kernel of the input gradient instead (`w` turned half a turn, its two
+/// channel axes swapped), whose output channels are `w`'s input channels.
+void winograd_convolution_pack(const float *w, int out_channels, int in_channels, int turned,
+                               float *packed);
+
+/// Floats of `winograd_convolution_forward`'s scratch for calls of at most `images` images.
+long winograd_convolution_scratch_floats(int images, int channels, int height, int width,
+                                         int out_channels);
+
+/// The 3x3 convolution (stride 1, padding 1) of `images` consecutive images `x`
+/// ([images][channels][height][width]) with a packed kernel of `out_channels` outputs,
+/// written to (or, with `accumulate`, added into) `y` ([images][out_channels][height][width]).
+/// Each tile's 16 transformed products are summed over the input channels in order, then
+/// transformed back. `scratch` holds `winograd_convolution_scratch_floats` floats.
+void winograd_convolution_forward(const float *x, int images, int channels, int height,
+                                  int width, const float *packed, int out_channels, float *y,
+                                  int accumulate, float *scratch);
+
+#endif

@@ -1,0 +1,105 @@
+import CDirectConvolution
+
+/// 3x3 convolutions of stride 1 and padding 1 by Winograd's F(2x2, 3x3): the forward pass,
+/// and the input gradient as the same kind of convolution of the output gradient with the
+/// kernel turned half a turn. Each 2x2 block of output pixels costs 16 multiplies per input
+/// and output channel where direct convolution needs 36 (fewer near the border, where it
+/// skips the taps on padding); the transforms in and out are additions only.
+///
+/// `winograd_convolution_forward` in `CDirectConvolution` (AVX-512F, as the direct kernel):
+/// the input is framed channel-last, 16 channels to a vector; each tile's 4x4 window is
+/// transformed (`B^T d B`), then for each of the 16 transformed positions the tiles'
+/// values are multiplied by the packed kernel (`G w G^T`) and summed over the channels in a
+/// register tile of up to 10 tiles by 32 output channels, and the 16 sums of each tile
+/// transformed back (`A^T m A`) to its four output pixels.
+///
+/// Applies where `ChannelVectorConvolution` takes the forward pass and where the direct
+/// count of multiplies, taps on padding skipped, is at least `minMultiplyRatio` times the
+/// tiles': planes of 4x4 and 6x6 and up, not 2x2, 3x3 or 5x5, whose border tiles are mostly
+/// padding. The weight gradient stays with `ChannelVectorConvolution`. Its error against
+/// direct summation is a few units in the last place of the output's magnitude (the
+/// transforms' halves and sums), inside issue #7's cross-check tolerances.
+enum WinogradConvolution {
+  /// The fewest direct multiplies per Winograd multiply at which the transforms pay: 4x4
+  /// planes (1.56) ran 1.2-1.3x faster than the direct kernel, 8x8 (1.89) 1.4x, 16x16
+  /// (2.07) 1.5x (BENCHMARKS.md, Session 24).
+  static let minMultiplyRatio = 1.4
+
+  static func applies(_ g: ConvGeometry, outChannels o: Int) -> Bool {
+    g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.padH == 1
+      && g.padW == 1 && ChannelVectorConvolution.applies(g, outChannels: o)
+      && multiplyRatio(height: g.height, width: g.width) >= minMultiplyRatio
+  }
+
+  /// Direct multiplies (live taps only) per Winograd multiply on a plane: a padded 3x3
+  /// kernel has 3n - 2 live taps summed over an axis of n positions, and the tiles
+  /// cover ceil(n / 2) 4-wide windows an axis.
+  static func multiplyRatio(height: Int, width: Int) -> Double {
+    let direct = Double((3 * height - 2) * (3 * width - 2))
+    let tiles = Double(16 * ((height + 1) / 2) * ((width + 1) / 2))
+    return direct / tiles
+  }
+
+  /// `y = conv(x, w)` for `images` images, overwriting `y` (bias and activation left to
+  /// the caller). In a `predict` block the packed kernel is made once per weight.
+  static func forward(
+    _ x: UnsafePointer<Float>, _ w: Tensor, _ g: ConvGeometry, outChannels o: Int,
+    images: Int, into y: UnsafeMutablePointer<Float>
+  ) {
+    let packedKernel = PredictionCache.isOpen
+      ? PredictionCache.value(of: w, .packedWinogradKernel, g) {
+        let packed = Tensor(uninitializedShape: [
+          Int(winograd_convolution_packed_floats(Int32(o), Int32(g.channels)))])
+        winograd_convolution_pack(w.data, Int32(o), Int32(g.channels), 0, packed.data)
+        return packed
+      } : nil
+    run(input: x, channels: g.channels, g, weights: w.data,
+        packed: packedKernel.map { UnsafePointer($0.data) }, outChannels: o, turned: false,
+        images: images, into: y, accumulate: false)
+  }
+
+  /// `dx += conv(dz, turned w)`, the input gradient of `conv2d` for an output gradient `dz`
+  /// (`[images, o, H, W]`) into `dx` (`[images, channels, H, W]`).
+  static func inputGradient(
+    _ dz: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, outChannels o: Int,
+    images: Int, into dx: UnsafeMutablePointer<Float>
+  ) {
+    run(input: dz, channels: o, g, weights: w, packed: nil, outChannels: g.channels,
+        turned: true, images: images, into: dx, accumulate: true)
+  }
+
+  /// Packs the kernel once (unless `packed` is given), then splits the images between the
+  /// threads, each with its own scratch.
+  private static func run(
+    input: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry,
+    weights w: UnsafePointer<Float>, packed given: UnsafePointer<Float>?, outChannels: Int,
+    turned: Bool, images: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool
+  ) {
+    // `w`'s own output and input channels (the packed kernel's, swapped, when turned).
+    let (wOut, wIn) = turned ? (channels, outChannels) : (outChannels, channels)
+    let packed = given == nil
+      ? Int(winograd_convolution_packed_floats(Int32(outChannels), Int32(channels))) : 0
+    let threads = min(ComputeThreads.count, images)
+    let scratch = Int(winograd_convolution_scratch_floats(
+      Int32((images + threads - 1) / max(threads, 1)), Int32(channels), Int32(g.height),
+      Int32(g.width), Int32(outChannels)))
+    let pixels = g.height * g.width
+    Scratch.withFloats(packed + threads * scratch) { buffer in
+      if given == nil {
+        winograd_convolution_pack(w, Int32(wOut), Int32(wIn), turned ? 1 : 0, buffer)
+      }
+      let kernel = given ?? UnsafePointer(buffer)
+      let captured = (input, out, buffer, kernel)
+      parallelParts(images, parts: threads) { t, range in
+        let (input, out, buffer, kernel) = captured
+        GEMMClock.timing {
+          winograd_convolution_forward(
+            input + range.lowerBound * channels * pixels, Int32(range.count), Int32(channels),
+            Int32(g.height), Int32(g.width), kernel, Int32(outChannels),
+            out + range.lowerBound * outChannels * pixels, accumulate ? 1 : 0,
+            buffer + packed + t * scratch)
+        }
+      }
+    }
+  }
+}
