@@ -13,9 +13,10 @@ long winograd_convolution_packed_floats(int out_channels, int in_channels);
 /// Packs the transformed kernel `G w G^T` of `w` ([out][in][3][3]) as
 /// [out / 16][16 (position in the 4x4 transform)][in][16] (lanes past `out` zero). With
 /// `turned`, packs the kernel of the input gradient instead (`w` turned half a turn, its two
-/// channel axes swapped), whose output channels are `w`'s input channels.
+/// channel axes swapped), whose output channels are `w`'s input channels. Packs the blocks
+/// of 16 output channels [block_begin, block_end) only, so that threads can share the work.
 void winograd_convolution_pack(const float *w, int out_channels, int in_channels, int turned,
-                               float *packed);
+                               int block_begin, int block_end, float *packed);
 
 /// Floats of `winograd_convolution_forward`'s scratch for calls of at most `images` images.
 long winograd_convolution_scratch_floats(int images, int channels, int height, int width,
