@@ -104,8 +104,8 @@ extension EngineTests {
 
     /// Convolutions unfold into one workspace kept between calls: a dense block's
     /// convolutions, each wanting another size, share it instead of taking pool buffers that
-    /// evict one another. Planes of 17x17, past `ChannelVectorConvolution`'s 256 pixels, so
-    /// that they unfold on every CPU.
+    /// evict one another. Planes of 17x17, past `ChannelVectorConvolution`'s 256 pixels, and
+    /// 4 output channels, too few for `WinogradConvolution`, so that they unfold on every CPU.
     @Test func convolutionsShareOneWorkspace() {
       EngineMemory.releaseCachedBuffers()
       #expect(Scratch.held.floats == 0)
