@@ -114,6 +114,73 @@ __attribute__((target("avx512f"), always_inline)) static inline void transpose16
   }
 }
 
+// Frames `images` images of `x` ([images][channels][height][width]) channel-last: pixel
+// (r, q) of image m is the cp floats at ((m * framed_h + r + 1) * framed_w + q + 1) * cp
+// (framed_along), filled by 16x16 transposes of 16 channels by 16 pixels, the planes' rows
+// taken one after another. The border and the lanes past `channels` are left as they are
+// (zero, once the caller has cleared the frames).
+__attribute__((target("avx512f"))) static void frame_channel_last(
+    const float *x, int images, int channels, int height, int width, int cp, float *frames) {
+  const int framed_w = framed_along(width);
+  const long framed = (long)framed_along(height) * framed_w, in_pixels = (long)height * width;
+  for (int mi = 0; mi < images; mi++) {
+    const float *xn = x + (long)mi * channels * in_pixels;
+    float *fm = frames + mi * framed * cp;
+    for (int c0 = 0; c0 < channels; c0 += 16)
+      for (long p0 = 0; p0 < in_pixels; p0 += 16) {
+        const int tail = in_pixels - p0 < 16 ? (int)(in_pixels - p0) : 16;
+        const __mmask16 mask = (__mmask16)((1u << tail) - 1);
+        __m512 r[16];
+        for (int k = 0; k < 16; k++)
+          r[k] = c0 + k < channels
+                     ? _mm512_maskz_loadu_ps(mask, xn + (long)(c0 + k) * in_pixels + p0)
+                     : _mm512_setzero_ps();
+        transpose16(r);
+        for (int j = 0; j < tail; j++) {
+          const long p = p0 + j;
+          const long row = p / width, col = p % width;
+          _mm512_storeu_ps(fm + ((row + 1) * framed_w + col + 1) * cp + c0, r[j]);
+        }
+      }
+  }
+}
+
+// Input transform B^T d B of the 4x4 windows of `entries` tiles (image by image, row by
+// row) of channel-last frames, 16 channels to a vector: tile e's position xi at
+// v + e * v_tile + xi * v_position.
+__attribute__((target("avx512f"))) static void transform_input(
+    const float *frames, int entries, int height, int width, int cp, float *v, long v_tile,
+    long v_position) {
+  const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
+  const int framed_w = framed_along(width);
+  const long framed = (long)framed_along(height) * framed_w;
+  for (int e = 0; e < entries; e++) {
+    const int mi = e / tiles_image, t = e % tiles_image;
+    const int ty = t / tiles_w, tx = t % tiles_w;
+    const float *corner = frames + mi * framed * cp + ((long)2 * ty * framed_w + 2 * tx) * cp;
+    float *ve = v + (long)e * v_tile;
+    for (int c0 = 0; c0 < cp; c0 += 16) {
+      __m512 d[4][4], r[4][4];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+          d[i][j] = _mm512_loadu_ps(corner + ((long)i * framed_w + j) * cp + c0);
+      for (int j = 0; j < 4; j++) {
+        r[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+        r[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+        r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+        r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+      }
+      for (int i = 0; i < 4; i++) {
+        float *vi = ve + (long)(i * 4) * v_position + c0;
+        _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
+        _mm512_storeu_ps(vi + v_position, _mm512_add_ps(r[i][1], r[i][2]));
+        _mm512_storeu_ps(vi + 2 * v_position, _mm512_sub_ps(r[i][2], r[i][1]));
+        _mm512_storeu_ps(vi + 3 * v_position, _mm512_sub_ps(r[i][1], r[i][3]));
+      }
+    }
+  }
+}
+
 // One step of products: `run` consecutive tiles of the transformed input `v` (tile i's
 // position xi at v + i * v_tile + xi * v_position, its channels consecutive) by one or
 // two blocks of 16 output channels of the packed kernel (`u0`, the pair's second at
@@ -170,56 +237,10 @@ __attribute__((target("avx512f"))) static void forward_avx512(
   memset(v, 0, sizeof(float) * (size_t)v_floats);
   for (int n0 = 0; n0 < images; n0 += per_block) {
     const int count_images = images - n0 < per_block ? images - n0 : per_block;
-    // Channel-last frames: pixel (r, q) of image m is the cp floats at
-    // ((m * framed_h + r + 1) * framed_w + q + 1) * cp, filled by 16x16 transposes of 16
-    // channels by 16 pixels (the planes' rows taken one after another).
-    for (int mi = 0; mi < count_images; mi++) {
-      const float *xn = x + (long)(n0 + mi) * channels * in_pixels;
-      float *fm = frames + mi * framed * cp;
-      for (int c0 = 0; c0 < channels; c0 += 16)
-        for (long p0 = 0; p0 < in_pixels; p0 += 16) {
-          const int tail = in_pixels - p0 < 16 ? (int)(in_pixels - p0) : 16;
-          const __mmask16 mask = (__mmask16)((1u << tail) - 1);
-          __m512 r[16];
-          for (int k = 0; k < 16; k++)
-            r[k] = c0 + k < channels
-                       ? _mm512_maskz_loadu_ps(mask, xn + (long)(c0 + k) * in_pixels + p0)
-                       : _mm512_setzero_ps();
-          transpose16(r);
-          for (int j = 0; j < tail; j++) {
-            const long p = p0 + j;
-            const long row = p / width, col = p % width;
-            _mm512_storeu_ps(fm + ((row + 1) * framed_w + col + 1) * cp + c0, r[j]);
-          }
-        }
-    }
-    // Input transform B^T d B of every tile's 4x4 window, 16 channels to a vector.
+    frame_channel_last(x + (long)n0 * channels * in_pixels, count_images, channels, height,
+                       width, cp, frames);
     const int entries = count_images * tiles_image;
-    for (int e = 0; e < entries; e++) {
-      const int mi = e / tiles_image, t = e % tiles_image;
-      const int ty = t / tiles_w, tx = t % tiles_w;
-      const float *corner = frames + mi * framed * cp + ((long)2 * ty * framed_w + 2 * tx) * cp;
-      float *ve = v + (long)e * v_tile;
-      for (int c0 = 0; c0 < cp; c0 += 16) {
-        __m512 d[4][4], r[4][4];
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++)
-            d[i][j] = _mm512_loadu_ps(corner + ((long)i * framed_w + j) * cp + c0);
-        for (int j = 0; j < 4; j++) {
-          r[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-          r[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-          r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-          r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-        }
-        for (int i = 0; i < 4; i++) {
-          float *vi = ve + (long)(i * 4) * v_position + c0;
-          _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
-          _mm512_storeu_ps(vi + v_position, _mm512_add_ps(r[i][1], r[i][2]));
-          _mm512_storeu_ps(vi + 2 * v_position, _mm512_sub_ps(r[i][2], r[i][1]));
-          _mm512_storeu_ps(vi + 3 * v_position, _mm512_sub_ps(r[i][1], r[i][3]));
-        }
-      }
-    }
+    transform_input(frames, entries, height, width, cp, v, v_tile, v_position);
     // A pair of output-channel blocks at a time over every tile of the block, so that its
     // transformed weights are read from the cache for every step.
     const int runs = (entries + MAX_RUN - 1) / MAX_RUN;
@@ -300,5 +321,218 @@ void winograd_convolution_forward(const float *x, int images, int channels, int 
 #else
   (void)x; (void)images; (void)channels; (void)height; (void)width; (void)packed;
   (void)out_channels; (void)y; (void)accumulate; (void)scratch;
+#endif
+}
+
+// Input channels a weight-gradient step takes at most: with two vectors of 16 output
+// channels, 20 accumulators.
+#define GRADIENT_RUN 10
+// Tiles a thread's weight gradient transforms at a time: one position's output-gradient
+// slice of a pair of blocks (tiles x 32 floats) stays in L1 while every run of input
+// channels reads it.
+#define GRADIENT_TILES 192
+
+static int gradient_image_block(int height, int width, int images) {
+  const int tiles_image = tiles_along(height) * tiles_along(width);
+  int block = tiles_image >= GRADIENT_TILES ? 1 : GRADIENT_TILES / tiles_image;
+  return block < images ? block : (images > 0 ? images : 1);
+}
+
+long winograd_convolution_weight_gradient_sums_floats(int channels, int out_channels) {
+  return 16L * padded_channels(channels) * padded_channels(out_channels);
+}
+
+long winograd_convolution_weight_gradient_scratch_floats(int images, int channels, int height,
+                                                         int width, int out_channels) {
+  const int block = gradient_image_block(height, width, images);
+  const long cp = padded_channels(channels), kp = padded_channels(out_channels);
+  const long framed = (long)framed_along(height) * framed_along(width);
+  const long tiles = (long)block * tiles_along(height) * tiles_along(width);
+  // Channel-last frames of the input and of the output gradient, and both transformed.
+  return block * framed * (cp + kp) + 16 * tiles * (cp + kp);
+}
+
+#if defined(__x86_64__)
+// One step of the weight gradient's products for position xi: `run` input channels (the
+// transformed input's lanes at v, tile t's `v_tile` floats further) by one or two blocks of
+// 16 output channels (the transformed output gradient at m, tile t's `m_tile` further; the
+// pair's second block 16 floats on), summed over `tiles` tiles, then written (`first`) or
+// added to `sums` (the run's first channel's row of kp floats, the next channels' rows kp
+// floats apart).
+__attribute__((target("avx512f"), always_inline)) static inline void gradient_products(
+    const int run, const float *v, long v_tile, const float *m, long m_tile, int tiles,
+    int pair, float *sums, int kp, int first) {
+  __m512 a0[GRADIENT_RUN], a1[GRADIENT_RUN];
+  for (int i = 0; i < run; i++) a0[i] = a1[i] = _mm512_setzero_ps();
+  for (int t = 0; t < tiles; t++) {
+    const __m512 d0 = _mm512_loadu_ps(m);
+    const __m512 d1 = pair ? _mm512_loadu_ps(m + 16) : d0;
+    for (int i = 0; i < run; i++) {
+      const __m512 s = _mm512_set1_ps(v[i]);
+      a0[i] = _mm512_fmadd_ps(d0, s, a0[i]);
+      a1[i] = _mm512_fmadd_ps(d1, s, a1[i]);
+    }
+    v += v_tile;
+    m += m_tile;
+  }
+  for (int i = 0; i < run; i++) {
+    float *row = sums + (long)i * kp;
+    if (first) {
+      _mm512_storeu_ps(row, a0[i]);
+      if (pair) _mm512_storeu_ps(row + 16, a1[i]);
+    } else {
+      _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), a0[i]));
+      if (pair) _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), a1[i]));
+    }
+  }
+}
+
+__attribute__((target("avx512f"))) static void weight_gradient_avx512(
+    const float *x, const float *dz, int images, int channels, int height, int width,
+    int out_channels, float *sums, float *scratch) {
+  const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
+  const int framed_w = framed_along(width);
+  const long framed = (long)framed_along(height) * framed_w, in_pixels = (long)height * width;
+  const int cp = padded_channels(channels), kp = padded_channels(out_channels);
+  const int blocks = (out_channels + 15) / 16;
+  const int most = gradient_image_block(height, width, images);
+  const int image_blocks = (images + most - 1) / most;
+  const int per_block = (images + image_blocks - 1) / image_blocks;
+  const long tiles = (long)per_block * tiles_image;
+  // Both transformed position by position: position xi's slice is every tile's channels.
+  float *frames = scratch, *gradient_frames = frames + per_block * framed * cp;
+  float *v = gradient_frames + per_block * framed * kp, *m = v + 16 * tiles * cp;
+  // The frames' borders stay zero: the output gradient's border stands for the pixels past
+  // an odd plane's edge, which have none.
+  memset(frames, 0, sizeof(float) * (size_t)(per_block * framed * (cp + kp)));
+  const int runs = (channels + GRADIENT_RUN - 1) / GRADIENT_RUN;
+  const int run = (channels + runs - 1) / runs;
+  for (int n0 = 0; n0 < images; n0 += per_block) {
+    const int count_images = images - n0 < per_block ? images - n0 : per_block;
+    const int entries = count_images * tiles_image;
+    frame_channel_last(x + (long)n0 * channels * in_pixels, count_images, channels, height,
+                       width, cp, frames);
+    transform_input(frames, entries, height, width, cp, v, cp, tiles * cp);
+    frame_channel_last(dz + (long)n0 * out_channels * in_pixels, count_images, out_channels,
+                       height, width, kp, gradient_frames);
+    // The output gradient's transform A dY A^T of each tile's 2x2 pixels (those past the
+    // plane zero), 16 channels to a vector.
+    for (int e = 0; e < entries; e++) {
+      const int mi = e / tiles_image, t = e % tiles_image;
+      const int ty = t / tiles_w, tx = t % tiles_w;
+      const float *pixel =
+          gradient_frames + mi * framed * kp + ((long)(2 * ty + 1) * framed_w + 2 * tx + 1) * kp;
+      float *me = m + (long)e * kp;
+      for (int k0 = 0; k0 < kp; k0 += 16) {
+        const __m512 a = _mm512_loadu_ps(pixel + k0), b = _mm512_loadu_ps(pixel + kp + k0);
+        const __m512 c = _mm512_loadu_ps(pixel + (long)framed_w * kp + k0);
+        const __m512 d = _mm512_loadu_ps(pixel + (long)(framed_w + 1) * kp + k0);
+        // Rows of A dY: (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); each row (p, q)
+        // then becomes (p, p + q, p - q, -q).
+        const __m512 zero = _mm512_setzero_ps();
+        __m512 rows[4][2] = {{a, b},
+                             {_mm512_add_ps(a, c), _mm512_add_ps(b, d)},
+                             {_mm512_sub_ps(a, c), _mm512_sub_ps(b, d)},
+                             {_mm512_sub_ps(zero, c), _mm512_sub_ps(zero, d)}};
+        for (int i = 0; i < 4; i++) {
+          float *mi_row = me + (long)(4 * i) * tiles * kp + k0;
+          const __m512 p = rows[i][0], q = rows[i][1];
+          _mm512_storeu_ps(mi_row, p);
+          _mm512_storeu_ps(mi_row + tiles * kp, _mm512_add_ps(p, q));
+          _mm512_storeu_ps(mi_row + 2 * tiles * kp, _mm512_sub_ps(p, q));
+          _mm512_storeu_ps(mi_row + 3 * tiles * kp, _mm512_sub_ps(zero, q));
+        }
+      }
+    }
+    // sums[xi][c][k] += the products of position xi summed over the block's tiles, a
+    // position's pair of output-gradient blocks read from L1 by every run of channels.
+    for (int xi = 0; xi < 16; xi++)
+      for (int b = 0; b < blocks; b += 2) {
+        const int pair = b + 1 < blocks;
+        const float *mb = m + (long)xi * tiles * kp + b * 16;
+        for (int c0 = 0; c0 < channels; c0 += run) {
+          const int count = channels - c0 < run ? channels - c0 : run;
+          const float *vc = v + (long)xi * tiles * cp + c0;
+          float *row = sums + ((long)xi * cp + c0) * kp + b * 16;
+#define GRADIENT_PRODUCTS(R)                                                              \
+  case R:                                                                                 \
+    gradient_products(R, vc, cp, mb, kp, entries, pair, row, kp, n0 == 0);               \
+    break;
+          switch (count) {
+            GRADIENT_PRODUCTS(1) GRADIENT_PRODUCTS(2) GRADIENT_PRODUCTS(3)
+            GRADIENT_PRODUCTS(4) GRADIENT_PRODUCTS(5) GRADIENT_PRODUCTS(6)
+            GRADIENT_PRODUCTS(7) GRADIENT_PRODUCTS(8) GRADIENT_PRODUCTS(9)
+            GRADIENT_PRODUCTS(10)
+          }
+#undef GRADIENT_PRODUCTS
+        }
+      }
+  }
+}
+#endif
+
+void winograd_convolution_weight_gradient(const float *x, const float *dz, int images,
+                                          int channels, int height, int width, int out_channels,
+                                          float *sums, float *scratch) {
+#if defined(__x86_64__)
+  weight_gradient_avx512(x, dz, images, channels, height, width, out_channels, sums, scratch);
+#else
+  (void)x; (void)dz; (void)images; (void)channels; (void)height; (void)width;
+  (void)out_channels; (void)sums; (void)scratch;
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void add_weight_gradient_avx512(
+    const float *sums, int parts, long part_floats, int channels, int out_channels, int k_begin,
+    int k_end, float *dw) {
+  const long cp = padded_channels(channels), kp = padded_channels(out_channels);
+  // 16 output channels of one input channel at a time, in vectors: k_begin is a multiple of
+  // 16 but for the caller's last range.
+  for (int k0 = k_begin; k0 < k_end; k0 += 16) {
+    const int lanes = k_end - k0 < 16 ? k_end - k0 : 16;
+    for (int c = 0; c < channels; c++) {
+      // The parts' sums in order, then G^T u G: rows u0 + (u1 + u2) / 2, (u1 - u2) / 2,
+      // (u1 + u2) / 2 + u3, then the same on the columns.
+      __m512 u[4][4], t[3][4];
+      for (int xi = 0; xi < 16; xi++) {
+        const float *at = sums + ((long)xi * cp + c) * kp + k0;
+        __m512 total = _mm512_loadu_ps(at);
+        for (int part = 1; part < parts; part++)
+          total = _mm512_add_ps(total, _mm512_loadu_ps(at + part * part_floats));
+        u[xi / 4][xi % 4] = total;
+      }
+      const __m512 half = _mm512_set1_ps(0.5f);
+      for (int j = 0; j < 4; j++) {
+        const __m512 plus = _mm512_mul_ps(half, _mm512_add_ps(u[1][j], u[2][j]));
+        t[0][j] = _mm512_add_ps(u[0][j], plus);
+        t[1][j] = _mm512_mul_ps(half, _mm512_sub_ps(u[1][j], u[2][j]));
+        t[2][j] = _mm512_add_ps(plus, u[3][j]);
+      }
+      float out[9][16];
+      for (int r = 0; r < 3; r++) {
+        const __m512 plus = _mm512_mul_ps(half, _mm512_add_ps(t[r][1], t[r][2]));
+        _mm512_storeu_ps(out[r * 3 + 0], _mm512_add_ps(t[r][0], plus));
+        _mm512_storeu_ps(out[r * 3 + 1], _mm512_mul_ps(half, _mm512_sub_ps(t[r][1], t[r][2])));
+        _mm512_storeu_ps(out[r * 3 + 2], _mm512_add_ps(plus, t[r][3]));
+      }
+      for (int lane = 0; lane < lanes; lane++) {
+        float *d = dw + ((long)(k0 + lane) * channels + c) * 9;
+        for (int tap = 0; tap < 9; tap++) d[tap] += out[tap][lane];
+      }
+    }
+  }
+}
+#endif
+
+void winograd_convolution_add_weight_gradient(const float *sums, int parts, long part_floats,
+                                              int channels, int out_channels, int k_begin,
+                                              int k_end, float *dw) {
+#if defined(__x86_64__)
+  add_weight_gradient_avx512(sums, parts, part_floats, channels, out_channels, k_begin, k_end,
+                             dw);
+#else
+  (void)sums; (void)parts; (void)part_floats; (void)channels; (void)out_channels;
+  (void)k_begin; (void)k_end; (void)dw;
 #endif
 }

@@ -31,4 +31,30 @@ void winograd_convolution_forward(const float *x, int images, int channels, int 
                                   int width, const float *packed, int out_channels, float *y,
                                   int accumulate, float *scratch);
 
+/// Floats of one part of the weight gradient's sums (`winograd_convolution_weight_gradient`):
+/// 16 * ceil(channels / 16) * 16 * ceil(out_channels / 16) * 16.
+long winograd_convolution_weight_gradient_sums_floats(int channels, int out_channels);
+
+/// Floats of `winograd_convolution_weight_gradient`'s scratch for calls of at most `images`
+/// images.
+long winograd_convolution_weight_gradient_scratch_floats(int images, int channels, int height,
+                                                         int width, int out_channels);
+
+/// The weight gradient of the convolution above, in the Winograd domain, for `images`
+/// images `x` ([images][channels][height][width]) and their output gradient `dz`
+/// ([images][out_channels][height][width]): `sums` (overwritten; [16][channels][out_channels],
+/// both padded to whole vectors) is, for each of the 16 positions of the 4x4 transforms, the
+/// transformed input times the transformed output gradient (`A dz A^T`), summed over blocks
+/// of images, then over the block's tiles in order. Threads each take some of the images
+/// into a part of their own; `winograd_convolution_add_weight_gradient` adds them up.
+void winograd_convolution_weight_gradient(const float *x, const float *dz, int images,
+                                          int channels, int height, int width, int out_channels,
+                                          float *sums, float *scratch);
+
+/// Adds to `dw` ([out][in][3][3]), for output channels [k_begin, k_end), `G^T s G` of the sum
+/// `s` of `parts` parts of sums, `part_floats` apart, taken in order.
+void winograd_convolution_add_weight_gradient(const float *sums, int parts, long part_floats,
+                                              int channels, int out_channels, int k_begin,
+                                              int k_end, float *dw);
+
 #endif

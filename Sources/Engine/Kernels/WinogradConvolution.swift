@@ -19,10 +19,15 @@ import CDirectConvolution
 /// padding; and with at least `minChannels` channels in and out (the transforms run on
 /// whole vectors of 16 channels). Beyond the direct kernel's 16x16 it takes the place of the
 /// unfolding and GEMM too: VGG-11/4 at 224 px trained 1.36x as fast with it on planes up to
-/// 64x64, 1.05x more with it on its 112x112 layer as well. The weight gradient stays where it
-/// was (`ChannelVectorConvolution` up to 16x16, the GEMMs beyond). Its error against
-/// direct summation is a few units in the last place of the output's magnitude (the
-/// transforms' halves and sums), inside issue #7's cross-check tolerances.
+/// 64x64, 1.05x more with it on its 112x112 layer as well.
+///
+/// The weight gradient is F(2x2, 3x3)'s adjoint: for each of the 16 positions, the
+/// transformed input (`B^T d B`) times the transformed output gradient (`A dY A^T`) summed
+/// over the tiles, 16 output channels to a vector, then `G^T s G` back to 3x3 taps.
+///
+/// The error of all three against direct summation is a few units in the last place of the
+/// results' magnitude (the transforms' halves and sums), inside issue #7's cross-check
+/// tolerances.
 enum WinogradConvolution {
   /// The fewest direct multiplies per Winograd multiply at which the transforms pay: 4x4
   /// planes (1.56) ran 1.2-1.3x faster than the direct kernel, 8x8 (1.89) 1.4x, 16x16
@@ -76,6 +81,41 @@ enum WinogradConvolution {
   ) {
     run(input: dz, channels: o, g, weights: w, packed: nil, outChannels: g.channels,
         turned: true, images: images, into: dx, accumulate: true)
+  }
+
+  /// `dw += ` the weight gradient of `conv2d` for input `x` and output gradient `dz`, in the
+  /// Winograd domain: the threads split the images, each summing the products of its tiles'
+  /// transformed input and output gradient into sums of its own; then they split the output
+  /// channels, adding the threads' sums in order and transforming them back (`G^T s G`).
+  static func weightGradient(
+    _ x: UnsafePointer<Float>, _ dz: UnsafePointer<Float>, _ g: ConvGeometry, outChannels o: Int,
+    images: Int, into dw: UnsafeMutablePointer<Float>
+  ) {
+    let (C, P) = (g.channels, g.height * g.width)
+    let threads = min(ComputeThreads.count, images)
+    let sums = winograd_convolution_weight_gradient_sums_floats(Int32(C), Int32(o))
+    let scratch = winograd_convolution_weight_gradient_scratch_floats(
+      Int32((images + threads - 1) / max(threads, 1)), Int32(C), Int32(g.height),
+      Int32(g.width), Int32(o))
+    Scratch.withFloats(threads * (sums + scratch)) { buffer in
+      let captured = (x, dz, dw, buffer)
+      parallelParts(images, parts: threads) { t, range in
+        let (x, dz, _, buffer) = captured
+        GEMMClock.timing {
+          winograd_convolution_weight_gradient(
+            x + range.lowerBound * C * P, dz + range.lowerBound * o * P, Int32(range.count),
+            Int32(C), Int32(g.height), Int32(g.width), Int32(o), buffer + t * sums,
+            buffer + threads * sums + t * scratch)
+        }
+      }
+      let blocks = (o + 15) / 16
+      parallelParts(blocks, parts: min(threads, blocks)) { _, range in
+        let (_, _, dw, buffer) = captured
+        winograd_convolution_add_weight_gradient(
+          buffer, Int32(threads), sums, Int32(C), Int32(o), Int32(range.lowerBound * 16),
+          Int32(min(range.upperBound * 16, o)), dw)
+      }
+    }
   }
 
   /// Packs the kernel once (unless `packed` is given), then splits the images between the
