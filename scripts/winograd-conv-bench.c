@@ -73,8 +73,8 @@ int main(int argc, char **argv) {
   float *dz_t = malloc(sizeof(float) * direct_convolution_transposed_gradient_floats(n, o, pixels));
   float *dw_direct = calloc((size_t)o * c * 9, sizeof(float));
   float *dw_winograd = calloc((size_t)o * c * 9, sizeof(float));
-  float *gscratch =
-      malloc(sizeof(float) * direct_convolution_weight_gradient_scratch_floats(n, h, h, 3, 3, 1, 1));
+  float *gscratch = malloc(
+      sizeof(float) * direct_convolution_weight_gradient_scratch_floats(n, h, h, 3, 3, 1, 1));
   const long sums_floats = winograd_convolution_weight_gradient_sums_floats(c, o);
   float *sums = malloc(sizeof(float) * sums_floats);
   float *wgscratch = malloc(

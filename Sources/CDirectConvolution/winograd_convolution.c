@@ -117,8 +117,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void transpose16
 // Frames `images` images of `x` ([images][channels][height][width]) channel-last: pixel
 // (r, q) of image m is the cp floats at ((m * framed_h + r + 1) * framed_w + q + 1) * cp
 // (framed_along), filled by 16x16 transposes of 16 channels by 16 pixels, the planes' rows
-// taken one after another. The border and the lanes past `channels` are left as they are
-// (zero, once the caller has cleared the frames).
+// taken one after another; lanes past `channels` are written zero. The border is left as it
+// is (zero, once the caller has cleared the frames).
 __attribute__((target("avx512f"))) static void frame_channel_last(
     const float *x, int images, int channels, int height, int width, int cp, float *frames) {
   const int framed_w = framed_along(width);
@@ -211,7 +211,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void products(
   }
 }
 
-__attribute__((target("avx512f"))) static void forward_avx512(
+__attribute__((target("avx512f"))) static void winograd_forward_avx512(
     const float *x, int images, int channels, int height, int width, const float *packed,
     int out_channels, float *y, int accumulate, float *scratch) {
   const int tiles_h = tiles_along(height), tiles_w = tiles_along(width);
@@ -252,9 +252,9 @@ __attribute__((target("avx512f"))) static void forward_avx512(
       for (int first = 0; first < entries; first += run) {
         const int count = entries - first < run ? entries - first : run;
         const float *vr = v + (long)first * v_tile;
-#define PRODUCTS(R)                                                                    \
-  case R:                                                                              \
-    products(R, vr, v_position, v_tile, channels, u0, u_position, pair_offset, m);         \
+#define PRODUCTS(R)                                                                   \
+  case R:                                                                             \
+    products(R, vr, v_position, v_tile, channels, u0, u_position, pair_offset, m);      \
     break;
         switch (run) {
           PRODUCTS(1) PRODUCTS(2) PRODUCTS(3) PRODUCTS(4) PRODUCTS(5) PRODUCTS(6)
@@ -275,7 +275,8 @@ __attribute__((target("avx512f"))) static void forward_avx512(
               q[1][j] = _mm512_sub_ps(_mm512_sub_ps(s[1][j], s[2][j]), s[3][j]);
             }
             // Pixel (oy + a, ox + bb) of image mi at out[(mi * pixels + pixel) * kp].
-            float *oo = out + ((long)mi * in_pixels + (long)oy * width + ox) * kp + (b + half) * 16;
+            float *oo =
+                out + ((long)mi * in_pixels + (long)oy * width + ox) * kp + (b + half) * 16;
             for (int a = 0; a < rows; a++) {
               _mm512_storeu_ps(oo + (long)a * width * kp,
                                _mm512_add_ps(_mm512_add_ps(q[a][0], q[a][1]), q[a][2]));
@@ -316,8 +317,8 @@ void winograd_convolution_forward(const float *x, int images, int channels, int 
                                   int width, const float *packed, int out_channels, float *y,
                                   int accumulate, float *scratch) {
 #if defined(__x86_64__)
-  forward_avx512(x, images, channels, height, width, packed, out_channels, y, accumulate,
-                 scratch);
+  winograd_forward_avx512(x, images, channels, height, width, packed, out_channels, y,
+                          accumulate, scratch);
 #else
   (void)x; (void)images; (void)channels; (void)height; (void)width; (void)packed;
   (void)out_channels; (void)y; (void)accumulate; (void)scratch;
@@ -327,9 +328,9 @@ void winograd_convolution_forward(const float *x, int images, int channels, int 
 // Input channels a weight-gradient step takes at most: with two vectors of 16 output
 // channels, 20 accumulators.
 #define GRADIENT_RUN 10
-// Tiles a thread's weight gradient transforms at a time: one position's output-gradient
-// slice of a pair of blocks (tiles x 32 floats) stays in L1 while every run of input
-// channels reads it.
+// Tiles a thread's weight gradient transforms at a time (but always a whole image): one
+// position's output-gradient slice of a pair of blocks (tiles x 32 floats) stays in L1
+// while every run of input channels reads it.
 #define GRADIENT_TILES 192
 
 static int gradient_image_block(int height, int width, int images) {
@@ -387,7 +388,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void gradient_pr
   }
 }
 
-__attribute__((target("avx512f"))) static void weight_gradient_avx512(
+__attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
     const float *x, const float *dz, int images, int channels, int height, int width,
     int out_channels, float *sums, float *scratch) {
   const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
@@ -475,7 +476,8 @@ void winograd_convolution_weight_gradient(const float *x, const float *dz, int i
                                           int channels, int height, int width, int out_channels,
                                           float *sums, float *scratch) {
 #if defined(__x86_64__)
-  weight_gradient_avx512(x, dz, images, channels, height, width, out_channels, sums, scratch);
+  winograd_weight_gradient_avx512(x, dz, images, channels, height, width, out_channels, sums,
+                                  scratch);
 #else
   (void)x; (void)dz; (void)images; (void)channels; (void)height; (void)width;
   (void)out_channels; (void)sums; (void)scratch;

@@ -75,6 +75,9 @@ extension EngineTests {
       ConvCase(n: 3, c: 20, h: 7, w: 9, o: 37, k: 3, padding: 1, activation: .relu),
       ConvCase(n: 2, c: 33, h: 6, w: 5, o: 17, k: 3, padding: 1, bias: false),
       ConvCase(n: 11, c: 64, h: 4, w: 4, o: 64, k: 3, padding: 1),
+      // 65 output channels: five blocks, the last without a pair, and a weight gradient by
+      // Winograd (64 output channels or more) with runs of 9 and 8 input channels.
+      ConvCase(n: 3, c: 17, h: 6, w: 7, o: 65, k: 3, padding: 1),
       // A plane past the direct kernel's 256 pixels, by Winograd on AVX-512 CPUs.
       ConvCase(n: 2, c: 9, h: 18, w: 21, o: 10, k: 3, padding: 1, activation: .relu),
     ]

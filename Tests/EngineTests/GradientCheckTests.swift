@@ -60,11 +60,13 @@ extension EngineTests {
       // pass at stride 2, border pixels with fewer live taps.
       ConvCase(n: 2, c: 16, h: 5, w: 6, o: 3, kh: 3, kw: 3, stride: (2, 2), padding: (1, 1)),
       ConvCase(n: 2, c: 16, h: 5, w: 5, o: 2, kh: 3, kw: 2, stride: (2, 1), padding: (0, 1)),
-      // Padded 3x3 at stride 1 on planes of 6x7 and 4x4: on AVX-512 CPUs, Winograd's
-      // F(2x2, 3x3) forward and input gradient (`WinogradConvolution`), the last column of
-      // tiles half outside the plane.
-      ConvCase(n: 2, c: 3, h: 6, w: 7, o: 3, kh: 3, kw: 3, padding: (1, 1), activation: .relu),
-      ConvCase(n: 3, c: 18, h: 4, w: 4, o: 2, kh: 3, kw: 3, padding: (1, 1)),
+      // Padded 3x3 at stride 1 with 8 channels or more, on planes of 6x7, 4x4 and 4x6: on
+      // AVX-512 CPUs, Winograd's F(2x2, 3x3) forward and input gradient
+      // (`WinogradConvolution`), the last column of tiles half outside the plane; with 64
+      // output channels its weight gradient too.
+      ConvCase(n: 2, c: 8, h: 6, w: 7, o: 8, kh: 3, kw: 3, padding: (1, 1), activation: .relu),
+      ConvCase(n: 3, c: 18, h: 4, w: 4, o: 9, kh: 3, kw: 3, padding: (1, 1)),
+      ConvCase(n: 2, c: 8, h: 4, w: 6, o: 64, kh: 3, kw: 3, padding: (1, 1)),
     ]
 
     @Test(arguments: convCases)

@@ -46,6 +46,19 @@ enum WinogradConvolution {
       && multiplyRatio(height: g.height, width: g.width) >= minMultiplyRatio
   }
 
+  /// The weight gradient by Winograd too, but for fewer than `minGradientOutChannels`
+  /// output channels where the direct kernel takes it: with one pair of 16-channel blocks
+  /// (DenseNet's 32-channel layers) the transforms and the sums weigh as much as the
+  /// products saved (1.04x the direct kernel at 8x8, 0.89x at 4x4, alone on one core,
+  /// against 1.2-1.7x with 64 channels and more).
+  static func appliesToWeightGradient(_ g: ConvGeometry, outChannels o: Int) -> Bool {
+    applies(g, outChannels: o)
+      && (o >= minGradientOutChannels
+        || !ChannelVectorConvolution.appliesToWeightGradient(g, outChannels: o))
+  }
+
+  static let minGradientOutChannels = 64
+
   /// Direct multiplies (live taps only) per Winograd multiply on a plane: a padded 3x3
   /// kernel has 3n - 2 live taps summed over an axis of n positions, and the tiles
   /// cover ceil(n / 2) 4-wide windows an axis.

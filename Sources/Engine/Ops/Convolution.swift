@@ -329,7 +329,7 @@ func convBackward(_ x: Tensor, _ w: Tensor, _ dz: Tensor, _ plan: ConvPlan) {
       dz.data, w.data, g, outChannels: o, images: plan.images, into: x.gradBuffer())
     needX = false
   }
-  if needW && WinogradConvolution.applies(g, outChannels: o) {
+  if needW && WinogradConvolution.appliesToWeightGradient(g, outChannels: o) {
     WinogradConvolution.weightGradient(
       x.data, dz.data, g, outChannels: o, images: plan.images, into: w.gradBuffer())
     needW = false
