@@ -14,8 +14,8 @@ beside the anchors' (../shared/anchors/README.md, two runs on the machine kind's
 host), so that a slow hour shows. The rule of issue #8 is checked for training and for
 inference: ours >= 1.25x PyTorch, or ours >= 197 GFLOP/s (direct-convolution FLOPs, a
 training step counting three forward passes). Where a pair misses it, a second table gives
-the share of our step spent in the products (OpenBLAS's, direct convolutions) and the ratio that would remain with
-everything else removed: whether the products or the rest stop the pair.
+the share of our step spent in the products (OpenBLAS's, the direct and Winograd kernels')
+and the ratio that would remain with everything else removed: whether the products or the rest stop the pair.
 
 PyTorch's side is the reference script of this machine kind's anchors
 (../shared/anchors/pytorch_ch7.py by default), run with a Python that has torch: by
@@ -195,8 +195,9 @@ def main():
     if bounds:
         print()
         print("Where the rule is not met: the share of our cores' time spent in the "
-              "products (OpenBLAS's and the direct convolution kernel's, `chapter bench`), "
-              "and the ratio to PyTorch if everything outside them took no time (ratio / share, median of the rounds). Below "
+              "products (OpenBLAS's and the direct and Winograd convolution kernels', `chapter "
+              "bench`), and the ratio to PyTorch if everything outside them took no time "
+              "(ratio / share, median of the rounds). Below "
               f"{RULE_RATIO}×, the products themselves stop the pair: removing the rest "
               "cannot meet the rule, fewer multiplies or faster products can.")
         print()

@@ -1,5 +1,5 @@
 /// Matrices derived from a weight alone (a convolution's live kernel window, its plane
-/// matrix, the direct convolution's packed kernel), kept for the length of one
+/// matrix, the direct and Winograd convolutions' packed kernels), kept for the length of one
 /// `Autograd.predict` block, so that an evaluation loop derives them once instead of at every
 /// batch. On the last stages of ResNet-18, DenseNet and GoogLeNet at 32 px, deriving them
 /// read or wrote megabytes per layer and batch: in a training step they are derived once per
