@@ -28,8 +28,8 @@ public struct BenchmarkResult: Codable {
   public var train_peak_share: Double
   public var infer_peak_share: Double
   /// The share of the cores' time that the timed steps spent inside the products:
-  /// OpenBLAS's and the direct and Winograd convolution kernels' (`GEMMClock`: thread-seconds in products
-  /// over threads × wall seconds).
+  /// OpenBLAS's and the direct and Winograd convolution kernels' (`GEMMClock`:
+  /// thread-seconds in products over threads × wall seconds).
   /// Dividing the throughput by it gives a ceiling: the examples/s if everything outside
   /// the products took no time and the products kept every core busy. Training's is nil
   /// with `--layers`, whose timing adds work outside the products.

@@ -64,8 +64,9 @@ private func cblasCall(
 
 /// The time threads spend inside the products, summed over the threads, while it runs:
 /// OpenBLAS's matrix products and the direct and Winograd convolution kernels
-/// (`ChannelVectorConvolution`, `WinogradConvolution`). `chapter bench` reads it to say how much of a step is the
-/// arithmetic itself (with OpenBLAS's packing) and how much everything around it.
+/// (`ChannelVectorConvolution`, `WinogradConvolution`). `chapter bench` reads it to say how
+/// much of a step is the arithmetic itself (with OpenBLAS's packing) and how much everything
+/// around it.
 public enum GEMMClock {
   // Safe: `chapter bench` starts and stops it between steps, on its own thread, while no
   // kernel runs; the products only read it. Their sums go through `lock`.
