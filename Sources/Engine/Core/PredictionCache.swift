@@ -65,6 +65,21 @@ enum PredictionCache {
     return value
   }
 
+  /// A convolution's packed kernel of `floats` floats, written by `pack`, kept for the rest
+  /// of the block; nil when the cache is closed, where the caller packs into its scratch
+  /// for the one call.
+  static func packedKernel(
+    of weight: Tensor, _ kind: Kind, _ geometry: ConvGeometry, floats: Int,
+    pack: (UnsafeMutablePointer<Float>) -> Void
+  ) -> Tensor? {
+    guard isOpen else { return nil }
+    return value(of: weight, kind, geometry) {
+      let packed = Tensor(uninitializedShape: [floats])
+      pack(packed.data)
+      return packed
+    }
+  }
+
   /// Forgets every entry.
   static func clear() {
     guard !entries.isEmpty else { return }

@@ -61,13 +61,9 @@ enum ChannelVectorConvolution {
     _ x: UnsafePointer<Float>, _ w: Tensor, _ g: ConvGeometry, outChannels o: Int,
     images: Int, into y: UnsafeMutablePointer<Float>
   ) {
-    let packedKernel = PredictionCache.isOpen
-      ? PredictionCache.value(of: w, .packedDirectKernel, g) {
-        let packed = Tensor(uninitializedShape: [
-          packedFloats(outChannels: o, channels: g.channels, g)])
-        pack(w.data, outChannels: o, channels: g.channels, g, turned: false, into: packed.data)
-        return packed
-      } : nil
+    let packedKernel = PredictionCache.packedKernel(
+      of: w, .packedDirectKernel, g, floats: packedFloats(outChannels: o, channels: g.channels, g)
+    ) { pack(w.data, outChannels: o, channels: g.channels, g, turned: false, into: $0) }
     run(input: x, channels: g.channels, height: g.height, width: g.width, weights: w.data,
         packed: packedKernel.map { UnsafePointer($0.data) }, outChannels: o, g, turned: false,
         stride: (g.strideH, g.strideW), padH: g.padH, padW: g.padW, images: images,

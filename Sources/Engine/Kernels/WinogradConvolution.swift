@@ -74,13 +74,10 @@ enum WinogradConvolution {
     _ x: UnsafePointer<Float>, _ w: Tensor, _ g: ConvGeometry, outChannels o: Int,
     images: Int, into y: UnsafeMutablePointer<Float>
   ) {
-    let packedKernel = PredictionCache.isOpen
-      ? PredictionCache.value(of: w, .packedWinogradKernel, g) {
-        let packed = Tensor(uninitializedShape: [
-          Int(winograd_convolution_packed_floats(Int32(o), Int32(g.channels)))])
-        pack(w.data, outChannels: o, channels: g.channels, turned: false, into: packed.data)
-        return packed
-      } : nil
+    let packedKernel = PredictionCache.packedKernel(
+      of: w, .packedWinogradKernel, g,
+      floats: Int(winograd_convolution_packed_floats(Int32(o), Int32(g.channels)))
+    ) { pack(w.data, outChannels: o, channels: g.channels, turned: false, into: $0) }
     run(input: x, channels: g.channels, g, weights: w.data,
         packed: packedKernel.map { UnsafePointer($0.data) }, outChannels: o, turned: false,
         images: images, into: y, accumulate: false)
