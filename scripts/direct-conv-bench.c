@@ -7,21 +7,9 @@
 // `reps` runs of each, in milliseconds, and GFLOP/s at the direct count.
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "direct_convolution.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static float *random_floats(long n) {
-  float *p = malloc(sizeof(float) * (size_t)n);
-  for (long i = 0; i < n; i++) p[i] = rand() / (float)RAND_MAX - 0.5f;
-  return p;
-}
+#include "kernel-bench.h"
 
 int main(int argc, char **argv) {
   if (argc < 7) {

@@ -22,6 +22,9 @@ if [ $# -ge 1 ]; then
   git -C "$root" show "$1:Sources/CDirectConvolution/direct_convolution.c" > "$work/before-src/direct_convolution.c"
   git -C "$root" show "$1:Sources/CDirectConvolution/include/direct_convolution.h" \
     > "$work/before-src/include/direct_convolution.h"
+  # Revisions from 2026-12-07's Session 24 on share channel_blocks.h with the Winograd kernel.
+  git -C "$root" show "$1:Sources/CDirectConvolution/channel_blocks.h" \
+    > "$work/before-src/channel_blocks.h" 2>/dev/null || true
   build before "$work/before-src"
   binaries="before current"
 fi

@@ -1,5 +1,7 @@
 #include "direct_convolution.h"
 
+#include "channel_blocks.h"
+
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -20,11 +22,6 @@
 #define MAX_AXIS DIRECT_CONVOLUTION_MAX_OUT_PIXELS
 #define MAX_PIXELS DIRECT_CONVOLUTION_MAX_OUT_PIXELS
 #define MAX_TAPS_ALL DIRECT_CONVOLUTION_MAX_TAPS
-
-// Output channels of block `b` (16 but in the last block).
-static inline int block_lanes(int out_channels, int b) {
-  return out_channels - b * 16 < 16 ? out_channels - b * 16 : 16;
-}
 
 // Copies a height x width plane into the inside of its frame (width + 2 pad_w floats a row),
 // whose border the caller has zeroed once.

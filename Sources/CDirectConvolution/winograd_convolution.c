@@ -1,5 +1,7 @@
 #include "winograd_convolution.h"
 
+#include "channel_blocks.h"
+
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -13,12 +15,6 @@
 // and one pair of output-channel blocks' transformed weights stay in a core's L2 while
 // every pair reads it.
 #define TRANSFORMED_FLOATS 131072
-
-static inline int padded_channels(int channels) { return (channels + 15) / 16 * 16; }
-
-static inline int block_lanes(int out_channels, int b) {
-  return out_channels - b * 16 < 16 ? out_channels - b * 16 : 16;
-}
 
 long winograd_convolution_packed_floats(int out_channels, int in_channels) {
   return (long)((out_channels + 15) / 16) * 16 * 16 * in_channels;
