@@ -48,11 +48,16 @@ let package = Package(
     // Stride-1 convolutions of small planes with AVX-512 (C for the same reason).
     .target(name: "CDirectConvolution", cSettings: [.unsafeFlags(["-O3"])]),
     .target(name: "CCrashTrace"),
+    // The engine's worker threads, which spin between a step's parallel regions (C for its
+    // atomics and condition variables without Swift's concurrency checking).
+    .target(name: "CWorkerPool", cSettings: [.unsafeFlags(["-O2"])]),
     // The helpers every module shares: `require`, the monotonic clock, number formats.
     .target(name: "Common"),
     // The deep-learning engine: tensors, autograd, layers, kernels, training.
     .target(
-      name: "Engine", dependencies: ["Common", "COpenBLAS", "CMachinePeak", "CDirectConvolution"],
+      name: "Engine", dependencies: [
+        "Common", "COpenBLAS", "CMachinePeak", "CDirectConvolution", "CWorkerPool",
+      ],
       swiftSettings: kernelSettings),
     // Fashion-MNIST: IDX files, checks, resizing, shuffled batches.
     .target(name: "Datasets", dependencies: ["Common", "CZlib"], swiftSettings: kernelSettings),

@@ -1,4 +1,5 @@
 import COpenBLAS
+import CWorkerPool
 import Foundation
 
 /// How many cores the engine uses. All parallelism is ours: OpenBLAS is
@@ -82,11 +83,32 @@ func parallelParts(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) 
   withoutActuallyEscaping(body) { body in
     // Each part runs once, on one thread, and the parts touch disjoint ranges: `body` is
     // called concurrently but never on the same data.
-    nonisolated(unsafe) let run = body
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
-      let lo = total * t / threads
-      let hi = total * (t + 1) / threads
-      if lo < hi { ParallelRegion.inside { run(t, lo..<hi) } }
+    nonisolated(unsafe) var job = PartJob(run: body, total: total, threads: threads)
+    let ran = withUnsafeMutablePointer(to: &job) { job in
+      worker_pool_run(Int32(ComputeThreads.count - 1), threads, runPart, job)
     }
+    if ran != 0 { return }
+    // Another thread's region holds the pool (two tests at once, a bench and its progress
+    // bar): libdispatch's threads run this one.
+    nonisolated(unsafe) let run = job
+    DispatchQueue.concurrentPerform(iterations: threads) { t in run.runPart(t) }
   }
+}
+
+/// A region's parts as `worker_pool_run` sees them: part `t` of `threads` is the t-th
+/// contiguous slice of `0..<total`.
+private struct PartJob {
+  let run: (Int, Range<Int>) -> Void
+  let total: Int, threads: Int
+
+  func runPart(_ t: Int) {
+    let lo = total * t / threads
+    let hi = total * (t + 1) / threads
+    if lo < hi { ParallelRegion.inside { run(t, lo..<hi) } }
+  }
+}
+
+/// `worker_pool_run`'s task: the context is the `PartJob`, alive until the region ends.
+private let runPart: worker_pool_task = { context, part in
+  context!.assumingMemoryBound(to: PartJob.self).pointee.runPart(part)
 }

@@ -25,7 +25,7 @@ func gemm(
     return
   }
   let pointers = (a, b, c)
-  DispatchQueue.concurrentPerform(iterations: parts) { t in
+  parallelParts(parts, parts: parts) { t, _ in
     let (a, b, c) = pointers
     // Block boundaries on multiples of 16 keep each block's stores aligned.
     let lo = (extent * t / parts) & ~15
