@@ -1,11 +1,12 @@
-// Times Winograd's F(2x2, 3x3) (Sources/CDirectConvolution/winograd_convolution.c) against
-// the direct kernel beside it, both alone on one core, for one shape of padded stride-1 3x3
-// convolution: forward pass and weight gradient of `images` images, best of `reps` runs
-// each, in milliseconds and GFLOP/s at the direct count. Also prints the largest difference
-// between the two's results, as a check that the timed code computes the same thing. Built
-// and run by scripts/winograd-conv-bench.sh (BENCHMARKS.md, Session 24).
+// Times Winograd's F(2x2, 3x3) and F(2x2, 5x5) (Sources/CDirectConvolution/
+// winograd_convolution.c) against the direct kernel beside it, both alone on one core, for
+// one shape of padded stride-1 3x3 or 5x5 convolution: forward pass and (3x3 only) weight
+// gradient of `images` images, best of `reps` runs each, in milliseconds and GFLOP/s at the
+// direct count. Also prints the largest difference between the two's results, as a check
+// that the timed code computes the same thing. Built and run by scripts/winograd-conv-bench.sh
+// (BENCHMARKS.md, Sessions 24 and 25).
 //
-// Arguments: channels size out_channels [images] [reps]
+// Arguments: channels size out_channels [kernel] [images] [reps]
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,38 +26,50 @@ static double largest_difference(const float *a, const float *b, long n) {
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    fprintf(stderr, "usage: %s channels size out_channels [images] [reps]\n", argv[0]);
+    fprintf(stderr, "usage: %s channels size out_channels [kernel] [images] [reps]\n", argv[0]);
     return 2;
   }
   const int c = atoi(argv[1]), h = atoi(argv[2]), o = atoi(argv[3]);
-  const int n = argc > 4 ? atoi(argv[4]) : 32, reps = argc > 5 ? atoi(argv[5]) : 30;
+  const int k = argc > 4 ? atoi(argv[4]) : 3, pad = k / 2, taps = k * k;
+  const int n = argc > 5 ? atoi(argv[5]) : 32, reps = argc > 6 ? atoi(argv[6]) : 30;
   if (!direct_convolution_available()) {
     fprintf(stderr, "this CPU has no AVX-512F: the kernels do not run here\n");
     return 1;
   }
   const long pixels = (long)h * h;
-  float *x = random_floats(n * c * pixels), *w = random_floats((long)o * c * 9);
+  float *x = random_floats(n * c * pixels), *w = random_floats((long)o * c * taps);
   float *y_direct = malloc(sizeof(float) * n * o * pixels);
   float *y_winograd = malloc(sizeof(float) * n * o * pixels);
-  float *packed = malloc(sizeof(float) * direct_convolution_packed_floats(o, c, 9));
-  float *scratch = malloc(sizeof(float) * direct_convolution_scratch_floats(n, c, h, h, 1, 1));
-  float *wpacked = malloc(sizeof(float) * winograd_convolution_packed_floats(o, c));
+  float *packed = malloc(sizeof(float) * direct_convolution_packed_floats(o, c, taps));
+  float *scratch =
+      malloc(sizeof(float) * direct_convolution_scratch_floats(n, c, h, h, pad, pad));
+  float *wpacked = malloc(sizeof(float) * winograd_convolution_packed_floats(k, o, c));
   float *wscratch =
-      malloc(sizeof(float) * winograd_convolution_scratch_floats(n, c, h, h, o));
-  direct_convolution_pack(w, o, c, 3, 3, 0, packed);
-  winograd_convolution_pack(w, o, c, 0, 0, (o + 15) / 16, wpacked);
+      malloc(sizeof(float) * winograd_convolution_scratch_floats(k, n, c, h, h, o));
+  direct_convolution_pack(w, o, c, k, k, 0, packed);
+  winograd_convolution_pack(k, w, o, c, 0, 0, (o + 15) / 16, wpacked);
   double direct = 1e9, winograd = 1e9;
   for (int r = 0; r < reps; r++) {
     double t = now();
-    direct_convolution_forward(x, n, c, h, h, 3, 3, 1, 1, 1, 1, packed, o, y_direct, 0, scratch);
+    direct_convolution_forward(x, n, c, h, h, k, k, 1, 1, pad, pad, packed, o, y_direct, 0,
+                               scratch);
     t = now() - t;
     if (t < direct) direct = t;
     t = now();
-    winograd_convolution_forward(x, n, c, h, h, wpacked, o, y_winograd, 0, wscratch);
+    winograd_convolution_forward(k, x, n, c, h, h, wpacked, o, y_winograd, 0, wscratch);
     t = now() - t;
     if (t < winograd) winograd = t;
   }
   const double forward_difference = largest_difference(y_direct, y_winograd, n * o * pixels);
+  const double flops = 2.0 * n * o * c * taps * pixels;
+  printf("%4d ch %3dx%-3d -> %4d ch, %dx%d, %d images: forward direct %7.3f ms (%5.1f GFLOP/s), "
+         "Winograd %7.3f ms (%5.1f), %.2fx, |diff| %.1e",
+         c, h, h, o, k, k, n, direct * 1e3, flops / direct / 1e9, winograd * 1e3,
+         flops / winograd / 1e9, direct / winograd, forward_difference);
+  if (k != 3) {
+    printf("\n");
+    return 0;
+  }
   // Weight gradients for the output gradient y_direct (any values serve).
   float *dz_t = malloc(sizeof(float) * direct_convolution_transposed_gradient_floats(n, o, pixels));
   float *dw_direct = calloc((size_t)o * c * 9, sizeof(float));
@@ -83,13 +96,10 @@ int main(int argc, char **argv) {
     if (t < winograd_gradient) winograd_gradient = t;
   }
   const double gradient_difference = largest_difference(dw_direct, dw_winograd, (long)o * c * 9);
-  const double flops = 2.0 * n * o * c * 9 * pixels;
-  printf("%4d ch %3dx%-3d -> %4d ch, %d images: forward direct %7.3f ms (%5.1f GFLOP/s), "
-         "Winograd %7.3f ms (%5.1f), %.2fx, |diff| %.1e; weight gradient direct %7.3f ms "
-         "(%5.1f), Winograd %7.3f ms (%5.1f), %.2fx, |diff| %.1e\n",
-         c, h, h, o, n, direct * 1e3, flops / direct / 1e9, winograd * 1e3,
-         flops / winograd / 1e9, direct / winograd, forward_difference, direct_gradient * 1e3,
-         flops / direct_gradient / 1e9, winograd_gradient * 1e3, flops / winograd_gradient / 1e9,
-         direct_gradient / winograd_gradient, gradient_difference);
+  printf("; weight gradient direct %7.3f ms (%5.1f), Winograd %7.3f ms (%5.1f), %.2fx, "
+         "|diff| %.1e\n",
+         direct_gradient * 1e3, flops / direct_gradient / 1e9, winograd_gradient * 1e3,
+         flops / winograd_gradient / 1e9, direct_gradient / winograd_gradient,
+         gradient_difference);
   return 0;
 }

@@ -16,12 +16,64 @@
 // every pair reads it.
 #define TRANSFORMED_FLOATS 131072
 
-long winograd_convolution_packed_floats(int out_channels, int in_channels) {
-  return (long)((out_channels + 15) / 16) * 16 * 16 * in_channels;
+// Transformed positions of a tile: its (kernel + 1) x (kernel + 1) window.
+static inline int positions_of(int kernel) { return (kernel + 1) * (kernel + 1); }
+
+long winograd_convolution_packed_floats(int kernel, int out_channels, int in_channels) {
+  return (long)((out_channels + 15) / 16) * 16 * positions_of(kernel) * in_channels;
 }
 
-void winograd_convolution_pack(const float *w, int out_channels, int in_channels, int turned,
-                               int block_begin, int block_end, float *packed) {
+// F(2x2, 5x5)'s kernel transform G g G^T, G = [1/4 0 0 0 0; -1/6 x5; -1/6 1/6 -1/6 1/6 -1/6;
+// 1/24 1/12 1/6 1/3 2/3; 1/24 -1/12 1/6 -1/3 2/3; 0 0 0 0 1] (the points 0, 1, -1, 2, -2 and
+// infinity), for output channel block b's lanes; written like the 3x3 one's.
+static void pack_5x5(const float *w, int out_channels, int in_channels, int turned,
+                     int block_begin, int block_end, float *packed) {
+  const int outs = turned ? in_channels : out_channels, ins = turned ? out_channels : in_channels;
+  for (int b = block_begin; b < block_end; b++)
+    for (int i = 0; i < ins; i++) {
+      float u[36][16];
+      for (int lane = 0; lane < 16; lane++) {
+        const int o = b * 16 + lane;
+        if (o >= outs) {
+          for (int xi = 0; xi < 36; xi++) u[xi][lane] = 0;
+          continue;
+        }
+        float g[5][5];
+        for (int r = 0; r < 5; r++)
+          for (int s = 0; s < 5; s++)
+            g[r][s] = turned ? w[((long)i * in_channels + o) * 25 + (4 - r) * 5 + (4 - s)]
+                             : w[((long)o * in_channels + i) * 25 + r * 5 + s];
+        float t[6][5];
+        for (int s = 0; s < 5; s++) {
+          const float a = g[0][s], c = g[1][s], d = g[2][s], e = g[3][s], f = g[4][s];
+          t[0][s] = a / 4;
+          t[1][s] = -(a + c + d + e + f) / 6;
+          t[2][s] = -(a - c + d - e + f) / 6;
+          t[3][s] = a / 24 + c / 12 + d / 6 + e / 3 + f * (2.0f / 3);
+          t[4][s] = a / 24 - c / 12 + d / 6 - e / 3 + f * (2.0f / 3);
+          t[5][s] = f;
+        }
+        for (int r = 0; r < 6; r++) {
+          const float a = t[r][0], c = t[r][1], d = t[r][2], e = t[r][3], f = t[r][4];
+          u[r * 6 + 0][lane] = a / 4;
+          u[r * 6 + 1][lane] = -(a + c + d + e + f) / 6;
+          u[r * 6 + 2][lane] = -(a - c + d - e + f) / 6;
+          u[r * 6 + 3][lane] = a / 24 + c / 12 + d / 6 + e / 3 + f * (2.0f / 3);
+          u[r * 6 + 4][lane] = a / 24 - c / 12 + d / 6 - e / 3 + f * (2.0f / 3);
+          u[r * 6 + 5][lane] = f;
+        }
+      }
+      for (int xi = 0; xi < 36; xi++)
+        memcpy(packed + (((long)b * 36 + xi) * ins + i) * 16, u[xi], sizeof(u[xi]));
+    }
+}
+
+void winograd_convolution_pack(int kernel, const float *w, int out_channels, int in_channels,
+                               int turned, int block_begin, int block_end, float *packed) {
+  if (kernel == 5) {
+    pack_5x5(w, out_channels, in_channels, turned, block_begin, block_end, packed);
+    return;
+  }
   const int outs = turned ? in_channels : out_channels, ins = turned ? out_channels : in_channels;
   for (int b = block_begin; b < block_end; b++)
     for (int i = 0; i < ins; i++) {
@@ -61,27 +113,29 @@ void winograd_convolution_pack(const float *w, int out_channels, int in_channels
     }
 }
 
-// Tiles along an axis of `size` pixels, and the framed size (a pixel of padding before,
-// and after enough for whole 4-pixel windows).
+// Tiles along an axis of `size` pixels, and the framed size (`pad` pixels of padding before,
+// and after enough for whole windows of 2 + 2 * pad pixels).
 static inline int tiles_along(int size) { return (size + 1) / 2; }
-static inline int framed_along(int size) { return 2 * tiles_along(size) + 2; }
+static inline int framed_along(int size, int pad) { return 2 * tiles_along(size) + 2 * pad; }
 
 // Images a block takes: their transformed input about TRANSFORMED_FLOATS.
-static int image_block(int channels, int height, int width, int images) {
-  const long per_image = 16L * tiles_along(height) * tiles_along(width) * padded_channels(channels);
+static int image_block(int kernel, int channels, int height, int width, int images) {
+  const long per_image = (long)positions_of(kernel) * tiles_along(height) * tiles_along(width) *
+                         padded_channels(channels);
   long block = per_image >= TRANSFORMED_FLOATS ? 1 : TRANSFORMED_FLOATS / per_image;
   return block < images ? (int)block : (images > 0 ? images : 1);
 }
 
-long winograd_convolution_scratch_floats(int images, int channels, int height, int width,
-                                         int out_channels) {
-  const int block = image_block(channels, height, width, images);
+long winograd_convolution_scratch_floats(int kernel, int images, int channels, int height,
+                                         int width, int out_channels) {
+  const int block = image_block(kernel, channels, height, width, images), pad = kernel / 2;
   const long cp = padded_channels(channels), kp = padded_channels(out_channels);
   const long tiles = (long)block * tiles_along(height) * tiles_along(width);
-  const long frames = (long)block * framed_along(height) * framed_along(width) * cp;
+  const long frames = (long)block * framed_along(height, pad) * framed_along(width, pad) * cp;
+  const long positions = positions_of(kernel);
   // Channel-last frames, transformed input (with a run's worth of spare tiles), products,
   // channel-last output.
-  return frames + 16 * (tiles + MAX_RUN) * cp + 16L * MAX_RUN * 32 +
+  return frames + positions * (tiles + MAX_RUN) * cp + positions * MAX_RUN * 32 +
          (long)block * height * width * kp;
 }
 
@@ -111,14 +165,15 @@ __attribute__((target("avx512f"), always_inline)) static inline void transpose16
 }
 
 // Frames `images` images of `x` ([images][channels][height][width]) channel-last: pixel
-// (r, q) of image m is the cp floats at ((m * framed_h + r + 1) * framed_w + q + 1) * cp
+// (r, q) of image m is the cp floats at ((m * framed_h + r + pad) * framed_w + q + pad) * cp
 // (framed_along), filled by 16x16 transposes of 16 channels by 16 pixels, the planes' rows
 // taken one after another; lanes past `channels` are written zero. The border is left as it
 // is (zero, once the caller has cleared the frames).
 __attribute__((target("avx512f"))) static void frame_channel_last(
-    const float *x, int images, int channels, int height, int width, int cp, float *frames) {
-  const int framed_w = framed_along(width);
-  const long framed = (long)framed_along(height) * framed_w, in_pixels = (long)height * width;
+    const float *x, int images, int channels, int height, int width, int pad, int cp,
+    float *frames) {
+  const int framed_w = framed_along(width, pad);
+  const long framed = (long)framed_along(height, pad) * framed_w, in_pixels = (long)height * width;
   for (int mi = 0; mi < images; mi++) {
     const float *xn = x + (long)mi * channels * in_pixels;
     float *fm = frames + mi * framed * cp;
@@ -135,7 +190,7 @@ __attribute__((target("avx512f"))) static void frame_channel_last(
         for (int j = 0; j < tail; j++) {
           const long p = p0 + j;
           const long row = p / width, col = p % width;
-          _mm512_storeu_ps(fm + ((row + 1) * framed_w + col + 1) * cp + c0, r[j]);
+          _mm512_storeu_ps(fm + ((row + pad) * framed_w + col + pad) * cp + c0, r[j]);
         }
       }
   }
@@ -148,8 +203,8 @@ __attribute__((target("avx512f"))) static void transform_input(
     const float *frames, int entries, int height, int width, int cp, float *v, long v_tile,
     long v_position) {
   const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
-  const int framed_w = framed_along(width);
-  const long framed = (long)framed_along(height) * framed_w;
+  const int framed_w = framed_along(width, 1);
+  const long framed = (long)framed_along(height, 1) * framed_w;
   for (int e = 0; e < entries; e++) {
     const int mi = e / tiles_image, t = e % tiles_image;
     const int ty = t / tiles_w, tx = t % tiles_w;
@@ -177,15 +232,62 @@ __attribute__((target("avx512f"))) static void transform_input(
   }
 }
 
+// F(2x2, 5x5)'s input transform B^T d B of the 6x6 windows, laid out as `transform_input`'s
+// (36 positions). B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+// 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+__attribute__((target("avx512f"), always_inline)) static inline void transform6(
+    const __m512 d[6], __m512 r[6]) {
+  const __m512 four = _mm512_set1_ps(4), five = _mm512_set1_ps(5), two = _mm512_set1_ps(2);
+  const __m512 d34 = _mm512_add_ps(d[3], d[4]), d12 = _mm512_add_ps(d[1], d[2]);
+  const __m512 e43 = _mm512_sub_ps(d[4], d[3]), e12 = _mm512_sub_ps(d[1], d[2]);
+  const __m512 e42 = _mm512_sub_ps(d[4], d[2]), e31 = _mm512_sub_ps(d[3], d[1]);
+  r[0] = _mm512_add_ps(_mm512_fnmadd_ps(five, d[2], _mm512_mul_ps(four, d[0])), d[4]);
+  r[1] = _mm512_fnmadd_ps(four, d12, d34);
+  r[2] = _mm512_fmadd_ps(four, e12, e43);
+  r[3] = _mm512_fmadd_ps(two, e31, e42);
+  r[4] = _mm512_fnmadd_ps(two, e31, e42);
+  r[5] = _mm512_add_ps(_mm512_fnmadd_ps(five, d[3], _mm512_mul_ps(four, d[1])), d[5]);
+}
+
+__attribute__((target("avx512f"))) static void transform_input_6x6(
+    const float *frames, int entries, int height, int width, int cp, float *v, long v_tile,
+    long v_position) {
+  const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
+  const int framed_w = framed_along(width, 2);
+  const long framed = (long)framed_along(height, 2) * framed_w;
+  for (int e = 0; e < entries; e++) {
+    const int mi = e / tiles_image, t = e % tiles_image;
+    const int ty = t / tiles_w, tx = t % tiles_w;
+    const float *corner = frames + mi * framed * cp + ((long)2 * ty * framed_w + 2 * tx) * cp;
+    float *ve = v + (long)e * v_tile;
+    for (int c0 = 0; c0 < cp; c0 += 16) {
+      // Columns first (r[i][j] = (B^T d)[i][j]), then each row of r by B.
+      __m512 r[6][6];
+      for (int j = 0; j < 6; j++) {
+        __m512 d[6], q[6];
+        for (int i = 0; i < 6; i++) d[i] = _mm512_loadu_ps(corner + ((long)i * framed_w + j) * cp + c0);
+        transform6(d, q);
+        for (int i = 0; i < 6; i++) r[i][j] = q[i];
+      }
+      for (int i = 0; i < 6; i++) {
+        __m512 q[6];
+        transform6(r[i], q);
+        float *vi = ve + (long)(i * 6) * v_position + c0;
+        for (int j = 0; j < 6; j++) _mm512_storeu_ps(vi + j * v_position, q[j]);
+      }
+    }
+  }
+}
+
 // One step of products: `run` consecutive tiles of the transformed input `v` (tile i's
 // position xi at v + i * v_tile + xi * v_position, its channels consecutive) by one or
 // two blocks of 16 output channels of the packed kernel (`u0`, the pair's second at
 // `u0 + pair_offset`), summed over the channels in order, into `m`
-// ([16 positions][run][2][16]).
+// ([positions][run][2][16]).
 __attribute__((target("avx512f"), always_inline)) static inline void products(
     const int run, const float *v, long v_position, long v_tile, int channels, const float *u0,
-    long u_position, long pair_offset, float *m) {
-  for (int xi = 0; xi < 16; xi++) {
+    long u_position, long pair_offset, int positions, float *m) {
+  for (int xi = 0; xi < positions; xi++) {
     __m512 a0[MAX_RUN], a1[MAX_RUN];
     for (int i = 0; i < run; i++) a0[i] = a1[i] = _mm512_setzero_ps();
     const float *vx = v + xi * v_position;
@@ -208,25 +310,26 @@ __attribute__((target("avx512f"), always_inline)) static inline void products(
 }
 
 __attribute__((target("avx512f"))) static void winograd_forward_avx512(
-    const float *x, int images, int channels, int height, int width, const float *packed,
-    int out_channels, float *y, int accumulate, float *scratch) {
+    int kernel, const float *x, int images, int channels, int height, int width,
+    const float *packed, int out_channels, float *y, int accumulate, float *scratch) {
+  const int pad = kernel / 2, positions = positions_of(kernel), side = kernel + 1;
   const int tiles_h = tiles_along(height), tiles_w = tiles_along(width);
-  const int framed_h = framed_along(height), framed_w = framed_along(width);
+  const int framed_h = framed_along(height, pad), framed_w = framed_along(width, pad);
   const int tiles_image = tiles_h * tiles_w, cp = padded_channels(channels);
   const long in_pixels = (long)height * width, framed = (long)framed_h * framed_w;
   const int blocks = (out_channels + 15) / 16;
-  const int most = image_block(channels, height, width, images);
+  const int most = image_block(kernel, channels, height, width, images);
   const int image_blocks = (images + most - 1) / most;
   const int per_block = (images + image_blocks - 1) / image_blocks;
-  // Transformed input tile by tile: each tile's 16 positions of cp channels one after
+  // Transformed input tile by tile: each tile's positions of cp channels one after
   // another (a few per cent faster than position-major, whose transform wrote 16 streams).
-  const long v_position = cp, v_tile = 16L * cp;
-  const long v_floats = 16 * ((long)per_block * tiles_image + MAX_RUN) * cp;
+  const long v_position = cp, v_tile = (long)positions * cp;
+  const long v_floats = positions * ((long)per_block * tiles_image + MAX_RUN) * cp;
   const int kp = padded_channels(out_channels);
   float *frames = scratch;
   float *v = frames + per_block * framed * cp;
   float *m = v + v_floats;
-  float *out = m + 16L * MAX_RUN * 32;
+  float *out = m + (long)positions * MAX_RUN * 32;
   const long u_position = (long)channels * 16;
   // The frames' border and the spare tiles past a block's last stay zero.
   memset(frames, 0, sizeof(float) * (size_t)(per_block * framed * cp));
@@ -234,23 +337,29 @@ __attribute__((target("avx512f"))) static void winograd_forward_avx512(
   for (int n0 = 0; n0 < images; n0 += per_block) {
     const int count_images = images - n0 < per_block ? images - n0 : per_block;
     frame_channel_last(x + (long)n0 * channels * in_pixels, count_images, channels, height,
-                       width, cp, frames);
+                       width, pad, cp, frames);
     const int entries = count_images * tiles_image;
-    transform_input(frames, entries, height, width, cp, v, v_tile, v_position);
+    if (kernel == 5)
+      transform_input_6x6(frames, entries, height, width, cp, v, v_tile, v_position);
+    else
+      transform_input(frames, entries, height, width, cp, v, v_tile, v_position);
     // A pair of output-channel blocks at a time over every tile of the block, so that its
     // transformed weights are read from the cache for every step.
     const int runs = (entries + MAX_RUN - 1) / MAX_RUN;
     const int run = (entries + runs - 1) / runs;
     for (int b = 0; b < blocks; b += 2) {
       const int pair = b + 1 < blocks;
-      const float *u0 = packed + (long)b * 16 * u_position;
-      const long pair_offset = pair ? 16 * u_position : 0;
+      const float *u0 = packed + (long)b * positions * u_position;
+      const long pair_offset = pair ? positions * u_position : 0;
       for (int first = 0; first < entries; first += run) {
         const int count = entries - first < run ? entries - first : run;
         const float *vr = v + (long)first * v_tile;
 #define PRODUCTS(R)                                                                   \
   case R:                                                                             \
-    products(R, vr, v_position, v_tile, channels, u0, u_position, pair_offset, m);      \
+    if (kernel == 5)                                                                  \
+      products(R, vr, v_position, v_tile, channels, u0, u_position, pair_offset, 36, m);  \
+    else                                                                              \
+      products(R, vr, v_position, v_tile, channels, u0, u_position, pair_offset, 16, m);  \
     break;
         switch (run) {
           PRODUCTS(1) PRODUCTS(2) PRODUCTS(3) PRODUCTS(4) PRODUCTS(5) PRODUCTS(6)
@@ -262,6 +371,36 @@ __attribute__((target("avx512f"))) static void winograd_forward_avx512(
           const int e = first + i, mi = e / tiles_image, t = e % tiles_image;
           const int oy = 2 * (t / tiles_w), ox = 2 * (t % tiles_w);
           const int rows = height - oy < 2 ? 1 : 2, cols = width - ox < 2 ? 1 : 2;
+          // Pixel (oy + a, ox + bb) of image mi at out[(mi * pixels + pixel) * kp].
+          float *o0 = out + ((long)mi * in_pixels + (long)oy * width + ox) * kp + b * 16;
+          if (kernel == 5) {
+            // A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1] on the columns, then on the rows.
+            for (int half = 0; half <= pair; half++) {
+              const __m512 two = _mm512_set1_ps(2);
+              __m512 q[2][6];
+              for (int j = 0; j < 6; j++) {
+                __m512 s[6];
+                for (int a = 0; a < 6; a++)
+                  s[a] = _mm512_loadu_ps(m + ((a * side + j) * run + i) * 32 + 16 * half);
+                q[0][j] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]),
+                                        _mm512_add_ps(s[3], s[4]));
+                q[1][j] = _mm512_add_ps(
+                    _mm512_fmadd_ps(two, _mm512_sub_ps(s[3], s[4]), _mm512_sub_ps(s[1], s[2])),
+                    s[5]);
+              }
+              for (int a = 0; a < rows; a++) {
+                const __m512 *r = q[a];
+                float *oo = o0 + (long)a * width * kp + 16 * half;
+                _mm512_storeu_ps(oo, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]),
+                                                   _mm512_add_ps(r[3], r[4])));
+                if (cols > 1)
+                  _mm512_storeu_ps(oo + kp, _mm512_add_ps(_mm512_fmadd_ps(two, _mm512_sub_ps(r[3], r[4]),
+                                                                          _mm512_sub_ps(r[1], r[2])),
+                                                          r[5]));
+              }
+            }
+            continue;
+          }
           for (int half = 0; half <= pair; half++) {
             __m512 s[4][4], q[2][4];
             for (int xi = 0; xi < 16; xi++)
@@ -309,14 +448,14 @@ __attribute__((target("avx512f"))) static void winograd_forward_avx512(
 }
 #endif
 
-void winograd_convolution_forward(const float *x, int images, int channels, int height,
-                                  int width, const float *packed, int out_channels, float *y,
-                                  int accumulate, float *scratch) {
+void winograd_convolution_forward(int kernel, const float *x, int images, int channels,
+                                  int height, int width, const float *packed, int out_channels,
+                                  float *y, int accumulate, float *scratch) {
 #if defined(__x86_64__)
-  winograd_forward_avx512(x, images, channels, height, width, packed, out_channels, y,
+  winograd_forward_avx512(kernel, x, images, channels, height, width, packed, out_channels, y,
                           accumulate, scratch);
 #else
-  (void)x; (void)images; (void)channels; (void)height; (void)width; (void)packed;
+  (void)kernel; (void)x; (void)images; (void)channels; (void)height; (void)width; (void)packed;
   (void)out_channels; (void)y; (void)accumulate; (void)scratch;
 #endif
 }
@@ -343,7 +482,7 @@ long winograd_convolution_weight_gradient_scratch_floats(int images, int channel
                                                          int width, int out_channels) {
   const int block = gradient_image_block(height, width, images);
   const long cp = padded_channels(channels), kp = padded_channels(out_channels);
-  const long framed = (long)framed_along(height) * framed_along(width);
+  const long framed = (long)framed_along(height, 1) * framed_along(width, 1);
   const long tiles = (long)block * tiles_along(height) * tiles_along(width);
   // Channel-last frames of the input and of the output gradient, and both transformed.
   return block * framed * (cp + kp) + 16 * tiles * (cp + kp);
@@ -388,8 +527,8 @@ __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
     const float *x, const float *dz, int images, int channels, int height, int width,
     int out_channels, float *sums, float *scratch) {
   const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
-  const int framed_w = framed_along(width);
-  const long framed = (long)framed_along(height) * framed_w, in_pixels = (long)height * width;
+  const int framed_w = framed_along(width, 1);
+  const long framed = (long)framed_along(height, 1) * framed_w, in_pixels = (long)height * width;
   const int cp = padded_channels(channels), kp = padded_channels(out_channels);
   const int blocks = (out_channels + 15) / 16;
   const int most = gradient_image_block(height, width, images);
@@ -408,10 +547,10 @@ __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
     const int count_images = images - n0 < per_block ? images - n0 : per_block;
     const int entries = count_images * tiles_image;
     frame_channel_last(x + (long)n0 * channels * in_pixels, count_images, channels, height,
-                       width, cp, frames);
+                       width, 1, cp, frames);
     transform_input(frames, entries, height, width, cp, v, cp, tiles * cp);
     frame_channel_last(dz + (long)n0 * out_channels * in_pixels, count_images, out_channels,
-                       height, width, kp, gradient_frames);
+                       height, width, 1, kp, gradient_frames);
     // The output gradient's transform A dY A^T of each tile's 2x2 pixels (those past the
     // plane zero), 16 channels to a vector.
     for (int e = 0; e < entries; e++) {

@@ -67,6 +67,9 @@ extension EngineTests {
       ConvCase(n: 2, c: 8, h: 6, w: 7, o: 8, kh: 3, kw: 3, padding: (1, 1), activation: .relu),
       ConvCase(n: 3, c: 18, h: 4, w: 4, o: 9, kh: 3, kw: 3, padding: (1, 1)),
       ConvCase(n: 2, c: 8, h: 4, w: 6, o: 64, kh: 3, kw: 3, padding: (1, 1)),
+      // Padded 5x5 at stride 1, 8 channels, a 7x8 plane: Winograd's F(2x2, 5x5) forward and
+      // input gradient on AVX-512 CPUs.
+      ConvCase(n: 2, c: 8, h: 7, w: 8, o: 9, kh: 5, kw: 5, padding: (2, 2)),
     ]
 
     @Test(arguments: convCases)

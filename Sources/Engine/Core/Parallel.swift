@@ -90,7 +90,7 @@ func parallelParts(_ total: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) 
     if ran != 0 { return }
     // Another thread's region holds the pool (two tests at once, a bench and its progress
     // bar): libdispatch's threads run this one.
-    nonisolated(unsafe) let run = job
+    let run = job
     DispatchQueue.concurrentPerform(iterations: threads) { t in run.runPart(t) }
   }
 }

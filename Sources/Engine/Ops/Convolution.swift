@@ -17,7 +17,8 @@ public enum ConvolutionGrouping {
 /// layers (`PlaneMatrixConvolution`), LeNet's small convolutions directly
 /// (`DirectConvolution`), and, on CPUs with AVX-512, convolutions with output planes up to
 /// 16x16 directly with output channels in the vector lanes (`ChannelVectorConvolution`),
-/// their padded 3x3 ones by Winograd's F(2x2, 3x3) (`WinogradConvolution`).
+/// and their padded 3x3 and 5x5 ones, to 256x256, by Winograd's F(2x2, 3x3) and F(2x2, 5x5)
+/// (`WinogradConvolution`).
 public func conv2d(
   _ x: Tensor, weight w: Tensor, bias b: Tensor?, stride: (Int, Int) = (1, 1),
   padding: (Int, Int) = (0, 0), activation: Activation = .none
