@@ -1,6 +1,6 @@
 // Times Winograd's F(2x2, 3x3) and F(2x2, 5x5) (Sources/CDirectConvolution/
 // winograd_convolution.c) against the direct kernel beside it, both alone on one core, for
-// one shape of padded stride-1 3x3 or 5x5 convolution: forward pass and (3x3 only) weight
+// one shape of padded stride-1 3x3 or 5x5 convolution: forward pass and weight
 // gradient of `images` images, best of `reps` runs each, in milliseconds and GFLOP/s at the
 // direct count. Also prints the largest difference between the two's results, as a check
 // that the timed code computes the same thing. Built and run by scripts/winograd-conv-bench.sh
@@ -66,36 +66,32 @@ int main(int argc, char **argv) {
          "Winograd %7.3f ms (%5.1f), %.2fx, |diff| %.1e",
          c, h, h, o, k, k, n, direct * 1e3, flops / direct / 1e9, winograd * 1e3,
          flops / winograd / 1e9, direct / winograd, forward_difference);
-  if (k != 3) {
-    printf("\n");
-    return 0;
-  }
   // Weight gradients for the output gradient y_direct (any values serve).
   float *dz_t = malloc(sizeof(float) * direct_convolution_transposed_gradient_floats(n, o, pixels));
-  float *dw_direct = calloc((size_t)o * c * 9, sizeof(float));
-  float *dw_winograd = calloc((size_t)o * c * 9, sizeof(float));
+  float *dw_direct = calloc((size_t)o * c * taps, sizeof(float));
+  float *dw_winograd = calloc((size_t)o * c * taps, sizeof(float));
   float *gscratch = malloc(
-      sizeof(float) * direct_convolution_weight_gradient_scratch_floats(n, h, h, 3, 3, 1, 1));
-  const long sums_floats = winograd_convolution_weight_gradient_sums_floats(c, o);
+      sizeof(float) * direct_convolution_weight_gradient_scratch_floats(n, h, h, k, k, pad, pad));
+  const long sums_floats = winograd_convolution_weight_gradient_sums_floats(k, c, o);
   float *sums = malloc(sizeof(float) * sums_floats);
   float *wgscratch = malloc(
-      sizeof(float) * winograd_convolution_weight_gradient_scratch_floats(n, c, h, h, o));
+      sizeof(float) * winograd_convolution_weight_gradient_scratch_floats(k, n, c, h, h, o));
   double direct_gradient = 1e9, winograd_gradient = 1e9;
   for (int r = 0; r < reps; r++) {
-    for (long i = 0; i < (long)o * c * 9; i++) dw_direct[i] = dw_winograd[i] = 0;
+    for (long i = 0; i < (long)o * c * taps; i++) dw_direct[i] = dw_winograd[i] = 0;
     double t = now();
     direct_convolution_transpose_gradient(y_direct, n, o, pixels, dz_t);
-    direct_convolution_weight_gradient(x, n, c, h, h, 3, 3, 1, 1, dz_t, o, 0, c, dw_direct,
+    direct_convolution_weight_gradient(x, n, c, h, h, k, k, pad, pad, dz_t, o, 0, c, dw_direct,
                                        gscratch);
     t = now() - t;
     if (t < direct_gradient) direct_gradient = t;
     t = now();
-    winograd_convolution_weight_gradient(x, y_direct, n, c, h, h, o, sums, wgscratch);
-    winograd_convolution_add_weight_gradient(sums, 1, sums_floats, c, o, 0, o, dw_winograd);
+    winograd_convolution_weight_gradient(k, x, y_direct, n, c, h, h, o, sums, wgscratch);
+    winograd_convolution_add_weight_gradient(k, sums, 1, sums_floats, c, o, 0, o, dw_winograd);
     t = now() - t;
     if (t < winograd_gradient) winograd_gradient = t;
   }
-  const double gradient_difference = largest_difference(dw_direct, dw_winograd, (long)o * c * 9);
+  const double gradient_difference = largest_difference(dw_direct, dw_winograd, (long)o * c * taps);
   printf("; weight gradient direct %7.3f ms (%5.1f), Winograd %7.3f ms (%5.1f), %.2fx, "
          "|diff| %.1e\n",
          direct_gradient * 1e3, flops / direct_gradient / 1e9, winograd_gradient * 1e3,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Winograd's F(2x2, 3x3) and F(2x2, 5x5) against the direct kernel, each alone on one core,
 # on the padded stride-1 3x3 and 5x5 shapes of the chapter's small planes
-# (scripts/winograd-conv-bench.c): forward and (3x3) weight gradient, best of 30 runs per
+# (scripts/winograd-conv-bench.c): forward and weight gradient, best of 30 runs per
 # shape and kernel, the two alternating within each run. The planes stop at 16x16, the
 # direct kernel's limit.
 #

@@ -474,18 +474,22 @@ static int gradient_image_block(int height, int width, int images) {
   return block < images ? block : (images > 0 ? images : 1);
 }
 
-long winograd_convolution_weight_gradient_sums_floats(int channels, int out_channels) {
-  return 16L * padded_channels(channels) * padded_channels(out_channels);
+long winograd_convolution_weight_gradient_sums_floats(int kernel, int channels,
+                                                      int out_channels) {
+  return (long)positions_of(kernel) * padded_channels(channels) * padded_channels(out_channels);
 }
 
-long winograd_convolution_weight_gradient_scratch_floats(int images, int channels, int height,
-                                                         int width, int out_channels) {
+long winograd_convolution_weight_gradient_scratch_floats(int kernel, int images, int channels,
+                                                         int height, int width,
+                                                         int out_channels) {
   const int block = gradient_image_block(height, width, images);
   const long cp = padded_channels(channels), kp = padded_channels(out_channels);
-  const long framed = (long)framed_along(height, 1) * framed_along(width, 1);
+  // The input framed with the kernel's padding, the output gradient with one pixel.
+  const long framed = (long)framed_along(height, kernel / 2) * framed_along(width, kernel / 2);
+  const long gradient_framed = (long)framed_along(height, 1) * framed_along(width, 1);
   const long tiles = (long)block * tiles_along(height) * tiles_along(width);
   // Channel-last frames of the input and of the output gradient, and both transformed.
-  return block * framed * (cp + kp) + 16 * tiles * (cp + kp);
+  return block * (framed * cp + gradient_framed * kp) + positions_of(kernel) * tiles * (cp + kp);
 }
 
 #if defined(__x86_64__)
@@ -524,9 +528,11 @@ __attribute__((target("avx512f"), always_inline)) static inline void gradient_pr
 }
 
 __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
-    const float *x, const float *dz, int images, int channels, int height, int width,
-    int out_channels, float *sums, float *scratch) {
+    int kernel, const float *x, const float *dz, int images, int channels, int height,
+    int width, int out_channels, float *sums, float *scratch) {
   const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
+  const int pad = kernel / 2, positions = positions_of(kernel);
+  const long input_framed = (long)framed_along(height, pad) * framed_along(width, pad);
   const int framed_w = framed_along(width, 1);
   const long framed = (long)framed_along(height, 1) * framed_w, in_pixels = (long)height * width;
   const int cp = padded_channels(channels), kp = padded_channels(out_channels);
@@ -536,19 +542,22 @@ __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
   const int per_block = (images + image_blocks - 1) / image_blocks;
   const long tiles = (long)per_block * tiles_image;
   // Both transformed position by position: position xi's slice is every tile's channels.
-  float *frames = scratch, *gradient_frames = frames + per_block * framed * cp;
-  float *v = gradient_frames + per_block * framed * kp, *m = v + 16 * tiles * cp;
+  float *frames = scratch, *gradient_frames = frames + per_block * input_framed * cp;
+  float *v = gradient_frames + per_block * framed * kp, *m = v + positions * tiles * cp;
   // The frames' borders stay zero: the output gradient's border stands for the pixels past
   // an odd plane's edge, which have none.
-  memset(frames, 0, sizeof(float) * (size_t)(per_block * framed * (cp + kp)));
+  memset(frames, 0, sizeof(float) * (size_t)(per_block * (input_framed * cp + framed * kp)));
   const int runs = (channels + GRADIENT_RUN - 1) / GRADIENT_RUN;
   const int run = (channels + runs - 1) / runs;
   for (int n0 = 0; n0 < images; n0 += per_block) {
     const int count_images = images - n0 < per_block ? images - n0 : per_block;
     const int entries = count_images * tiles_image;
     frame_channel_last(x + (long)n0 * channels * in_pixels, count_images, channels, height,
-                       width, 1, cp, frames);
-    transform_input(frames, entries, height, width, cp, v, cp, tiles * cp);
+                       width, pad, cp, frames);
+    if (kernel == 5)
+      transform_input_6x6(frames, entries, height, width, cp, v, cp, tiles * cp);
+    else
+      transform_input(frames, entries, height, width, cp, v, cp, tiles * cp);
     frame_channel_last(dz + (long)n0 * out_channels * in_pixels, count_images, out_channels,
                        height, width, 1, kp, gradient_frames);
     // The output gradient's transform A dY A^T of each tile's 2x2 pixels (those past the
@@ -566,6 +575,30 @@ __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
         // Rows of A dY: (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); each row (p, q)
         // then becomes (p, p + q, p - q, -q).
         const __m512 zero = _mm512_setzero_ps();
+        if (kernel == 5) {
+          // A = A^T's transpose, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1]: rows of A dY are
+          // (a, b) + k (c, d) for k = 0, 1, -1, 2, -2, then (c, d); each row (p, q) then
+          // becomes (p, p + q, p - q, p + 2q, p - 2q, q).
+          const __m512 two = _mm512_set1_ps(2);
+          const __m512 c2 = _mm512_mul_ps(two, c), d2 = _mm512_mul_ps(two, d);
+          __m512 rows[6][2] = {{a, b},
+                               {_mm512_add_ps(a, c), _mm512_add_ps(b, d)},
+                               {_mm512_sub_ps(a, c), _mm512_sub_ps(b, d)},
+                               {_mm512_add_ps(a, c2), _mm512_add_ps(b, d2)},
+                               {_mm512_sub_ps(a, c2), _mm512_sub_ps(b, d2)},
+                               {c, d}};
+          for (int i = 0; i < 6; i++) {
+            float *mi_row = me + (long)(6 * i) * tiles * kp + k0;
+            const __m512 p = rows[i][0], q = rows[i][1], q2 = _mm512_mul_ps(two, q);
+            _mm512_storeu_ps(mi_row, p);
+            _mm512_storeu_ps(mi_row + tiles * kp, _mm512_add_ps(p, q));
+            _mm512_storeu_ps(mi_row + 2 * tiles * kp, _mm512_sub_ps(p, q));
+            _mm512_storeu_ps(mi_row + 3 * tiles * kp, _mm512_add_ps(p, q2));
+            _mm512_storeu_ps(mi_row + 4 * tiles * kp, _mm512_sub_ps(p, q2));
+            _mm512_storeu_ps(mi_row + 5 * tiles * kp, q);
+          }
+          continue;
+        }
         __m512 rows[4][2] = {{a, b},
                              {_mm512_add_ps(a, c), _mm512_add_ps(b, d)},
                              {_mm512_sub_ps(a, c), _mm512_sub_ps(b, d)},
@@ -582,7 +615,7 @@ __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
     }
     // sums[xi][c][k] += the products of position xi summed over the block's tiles, a
     // position's pair of output-gradient blocks read from L1 by every run of channels.
-    for (int xi = 0; xi < 16; xi++)
+    for (int xi = 0; xi < positions; xi++)
       for (int b = 0; b < blocks; b += 2) {
         const int pair = b + 1 < blocks;
         const float *mb = m + (long)xi * tiles * kp + b * 16;
@@ -607,14 +640,14 @@ __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
 }
 #endif
 
-void winograd_convolution_weight_gradient(const float *x, const float *dz, int images,
-                                          int channels, int height, int width, int out_channels,
-                                          float *sums, float *scratch) {
+void winograd_convolution_weight_gradient(int kernel, const float *x, const float *dz,
+                                          int images, int channels, int height, int width,
+                                          int out_channels, float *sums, float *scratch) {
 #if defined(__x86_64__)
-  winograd_weight_gradient_avx512(x, dz, images, channels, height, width, out_channels, sums,
-                                  scratch);
+  winograd_weight_gradient_avx512(kernel, x, dz, images, channels, height, width, out_channels,
+                                  sums, scratch);
 #else
-  (void)x; (void)dz; (void)images; (void)channels; (void)height; (void)width;
+  (void)kernel; (void)x; (void)dz; (void)images; (void)channels; (void)height; (void)width;
   (void)out_channels; (void)sums; (void)scratch;
 #endif
 }
@@ -662,14 +695,67 @@ __attribute__((target("avx512f"))) static void add_weight_gradient_avx512(
 }
 #endif
 
-void winograd_convolution_add_weight_gradient(const float *sums, int parts, long part_floats,
-                                              int channels, int out_channels, int k_begin,
-                                              int k_end, float *dw) {
 #if defined(__x86_64__)
-  add_weight_gradient_avx512(sums, parts, part_floats, channels, out_channels, k_begin, k_end,
-                             dw);
+// F(2x2, 5x5)'s G (6x5), the same as the kernel transform's.
+static const float G5[6][5] = {{1.0f / 4, 0, 0, 0, 0},
+                               {-1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6},
+                               {-1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6},
+                               {1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3},
+                               {1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3},
+                               {0, 0, 0, 0, 1}};
+
+__attribute__((target("avx512f"))) static void add_weight_gradient_5x5_avx512(
+    const float *sums, int parts, long part_floats, int channels, int out_channels, int k_begin,
+    int k_end, float *dw) {
+  const long cp = padded_channels(channels), kp = padded_channels(out_channels);
+  for (int k0 = k_begin; k0 < k_end; k0 += 16) {
+    const int lanes = k_end - k0 < 16 ? k_end - k0 : 16;
+    for (int c = 0; c < channels; c++) {
+      // The parts' sums in order, then G^T u G: t = G^T u (5x6), out = t G (5x5).
+      __m512 u[6][6], t[5][6];
+      for (int xi = 0; xi < 36; xi++) {
+        const float *at = sums + ((long)xi * cp + c) * kp + k0;
+        __m512 total = _mm512_loadu_ps(at);
+        for (int part = 1; part < parts; part++)
+          total = _mm512_add_ps(total, _mm512_loadu_ps(at + part * part_floats));
+        u[xi / 6][xi % 6] = total;
+      }
+      for (int r = 0; r < 5; r++)
+        for (int j = 0; j < 6; j++) {
+          __m512 sum = _mm512_setzero_ps();
+          for (int i = 0; i < 6; i++)
+            if (G5[i][r] != 0) sum = _mm512_fmadd_ps(_mm512_set1_ps(G5[i][r]), u[i][j], sum);
+          t[r][j] = sum;
+        }
+      float out[25][16];
+      for (int r = 0; r < 5; r++)
+        for (int s = 0; s < 5; s++) {
+          __m512 sum = _mm512_setzero_ps();
+          for (int j = 0; j < 6; j++)
+            if (G5[j][s] != 0) sum = _mm512_fmadd_ps(t[r][j], _mm512_set1_ps(G5[j][s]), sum);
+          _mm512_storeu_ps(out[r * 5 + s], sum);
+        }
+      for (int lane = 0; lane < lanes; lane++) {
+        float *d = dw + ((long)(k0 + lane) * channels + c) * 25;
+        for (int tap = 0; tap < 25; tap++) d[tap] += out[tap][lane];
+      }
+    }
+  }
+}
+#endif
+
+void winograd_convolution_add_weight_gradient(int kernel, const float *sums, int parts,
+                                              long part_floats, int channels, int out_channels,
+                                              int k_begin, int k_end, float *dw) {
+#if defined(__x86_64__)
+  if (kernel == 5)
+    add_weight_gradient_5x5_avx512(sums, parts, part_floats, channels, out_channels, k_begin,
+                                   k_end, dw);
+  else
+    add_weight_gradient_avx512(sums, parts, part_floats, channels, out_channels, k_begin, k_end,
+                               dw);
 #else
-  (void)sums; (void)parts; (void)part_floats; (void)channels; (void)out_channels;
+  (void)kernel; (void)sums; (void)parts; (void)part_floats; (void)channels; (void)out_channels;
   (void)k_begin; (void)k_end; (void)dw;
 #endif
 }

@@ -23,15 +23,15 @@ import CDirectConvolution
 /// with it on planes up to 64x64, 1.05x more with it on its 112x112 layer as well; AlexNet
 /// at 224 px 1.16x with its 27x27 5x5 layer by F(2x2, 5x5) (BENCHMARKS.md, Session 25).
 ///
-/// The weight gradient of 3x3 kernels is F(2x2, 3x3)'s adjoint: for each of the 16
-/// positions, the transformed input (`B^T d B`) times the transformed output gradient
-/// (`A dY A^T`) summed over the tiles, 16 output channels to a vector, then `G^T s G` back to
-/// 3x3 taps. 5x5 kernels' weight gradients stay with the direct kernel or the unfolding.
+/// The weight gradient is the adjoint: for each of the 16 or 36 positions, the transformed
+/// input (`B^T d B`) times the transformed output gradient (`A dY A^T`) summed over the
+/// tiles, 16 output channels to a vector, then `G^T s G` back to 3x3 or 5x5 taps.
 ///
 /// The error of F(2x2, 3x3) against direct summation is a few units in the last place of
-/// the results' magnitude (the transforms' halves and sums); F(2x2, 5x5)'s, whose transforms
-/// have coefficients from 1/24 to 5, is a few units in the last place of the sum of the
-/// products' magnitudes. Both are inside issue #7's cross-check tolerances.
+/// the results' magnitude (the transforms' halves and sums). F(2x2, 5x5)'s transforms have
+/// coefficients from 1/24 to 5: its forward pass is within about 3e-7 of the sum of the
+/// products' magnitudes, its weight gradient within about 2e-6. Both are inside issue #7's
+/// cross-check tolerances.
 enum WinogradConvolution {
   /// The fewest direct multiplies per Winograd multiply at which the transforms pay: with
   /// 3x3 kernels, 4x4 planes (1.56) ran 1.2-1.3x faster than the direct kernel, 8x8 (1.89)
@@ -55,10 +55,11 @@ enum WinogradConvolution {
   /// The weight gradient by Winograd too, but for fewer than `minGradientOutChannels`
   /// output channels where the direct kernel takes it: with one pair of 16-channel blocks
   /// (DenseNet's 32-channel layers) the transforms and the sums weigh as much as the
-  /// products saved (1.04x the direct kernel at 8x8, 0.89x at 4x4, alone on one core,
-  /// against 1.2-1.7x with 64 channels and more).
+  /// products saved (3x3: 1.04x the direct kernel at 8x8, 0.89x at 4x4, alone on one core,
+  /// against 1.2-1.7x with 64 channels and more; 5x5: 0.87x with 16 -> 32 at 8x8, against
+  /// 1.3-1.5x at 7x7 and 2.2-2.5x at 10x10 with 96 and 256).
   static func appliesToWeightGradient(_ g: ConvGeometry, outChannels o: Int) -> Bool {
-    g.kernelH == 3 && applies(g, outChannels: o)
+    applies(g, outChannels: o)
       && (o >= minGradientOutChannels
         || !ChannelVectorConvolution.appliesToWeightGradient(g, outChannels: o))
   }
@@ -112,9 +113,10 @@ enum WinogradConvolution {
   ) {
     let (C, P) = (g.channels, g.height * g.width)
     let threads = min(ComputeThreads.count, images)
-    let sums = winograd_convolution_weight_gradient_sums_floats(Int32(C), Int32(o))
+    let kernel = Int32(g.kernelH)
+    let sums = winograd_convolution_weight_gradient_sums_floats(kernel, Int32(C), Int32(o))
     let scratch = winograd_convolution_weight_gradient_scratch_floats(
-      Int32((images + threads - 1) / max(threads, 1)), Int32(C), Int32(g.height),
+      kernel, Int32((images + threads - 1) / max(threads, 1)), Int32(C), Int32(g.height),
       Int32(g.width), Int32(o))
     Scratch.withFloats(threads * (sums + scratch)) { buffer in
       let captured = (x, dz, dw, buffer)
@@ -122,7 +124,7 @@ enum WinogradConvolution {
         let (x, dz, _, buffer) = captured
         GEMMClock.timing {
           winograd_convolution_weight_gradient(
-            x + range.lowerBound * C * P, dz + range.lowerBound * o * P, Int32(range.count),
+            kernel, x + range.lowerBound * C * P, dz + range.lowerBound * o * P, Int32(range.count),
             Int32(C), Int32(g.height), Int32(g.width), Int32(o), buffer + t * sums,
             buffer + threads * sums + t * scratch)
         }
@@ -131,7 +133,7 @@ enum WinogradConvolution {
       parallelParts(blocks, parts: min(threads, blocks)) { _, range in
         let (_, _, dw, buffer) = captured
         winograd_convolution_add_weight_gradient(
-          buffer, Int32(threads), sums, Int32(C), Int32(o), Int32(range.lowerBound * 16),
+          kernel, buffer, Int32(threads), sums, Int32(C), Int32(o), Int32(range.lowerBound * 16),
           Int32(min(range.upperBound * 16, o)), dw)
       }
     }
