@@ -23,94 +23,73 @@ long winograd_convolution_packed_floats(int kernel, int out_channels, int in_cha
   return (long)((out_channels + 15) / 16) * 16 * positions_of(kernel) * in_channels;
 }
 
-// F(2x2, 5x5)'s kernel transform G g G^T, G = [1/4 0 0 0 0; -1/6 x5; -1/6 1/6 -1/6 1/6 -1/6;
-// 1/24 1/12 1/6 1/3 2/3; 1/24 -1/12 1/6 -1/3 2/3; 0 0 0 0 1] (the points 0, 1, -1, 2, -2 and
-// infinity), for output channel block b's lanes; written like the 3x3 one's.
-static void pack_5x5(const float *w, int out_channels, int in_channels, int turned,
-                     int block_begin, int block_end, float *packed) {
+// The kernel transforms' G: F(2x2, 3x3)'s (4x3) and F(2x2, 5x5)'s (6x5, the points 0, 1,
+// -1, 2, -2 and infinity).
+static const float G3[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+static const float G5[6][5] = {{1.0f / 4, 0, 0, 0, 0},
+                               {-1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6},
+                               {-1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6},
+                               {1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3},
+                               {1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3},
+                               {0, 0, 0, 0, 1}};
+
+// `winograd_convolution_pack` for one kernel size, inlined at each call with `kernel` and
+// G ([kernel + 1][kernel]) constant, so that the loops unroll and G's zeros drop out.
+__attribute__((always_inline)) static inline void pack_blocks(
+    const int kernel, const float *G, const float *w, int out_channels, int in_channels,
+    int turned, int block_begin, int block_end, float *packed) {
   const int outs = turned ? in_channels : out_channels, ins = turned ? out_channels : in_channels;
+  const int side = kernel + 1, positions = side * side, taps = kernel * kernel;
   for (int b = block_begin; b < block_end; b++)
     for (int i = 0; i < ins; i++) {
+      // The block's 16 output channels' transforms of input channel i, lane by lane, then
+      // written a position (16 lanes, one cache line) at a time.
       float u[36][16];
       for (int lane = 0; lane < 16; lane++) {
         const int o = b * 16 + lane;
         if (o >= outs) {
-          for (int xi = 0; xi < 36; xi++) u[xi][lane] = 0;
+          for (int xi = 0; xi < positions; xi++) u[xi][lane] = 0;
           continue;
         }
         float g[5][5];
-        for (int r = 0; r < 5; r++)
-          for (int s = 0; s < 5; s++)
-            g[r][s] = turned ? w[((long)i * in_channels + o) * 25 + (4 - r) * 5 + (4 - s)]
-                             : w[((long)o * in_channels + i) * 25 + r * 5 + s];
+        for (int r = 0; r < kernel; r++)
+          for (int s = 0; s < kernel; s++)
+            // turned[o][i][r][s] = w[i][o][kernel - 1 - r][kernel - 1 - s].
+            g[r][s] = turned ? w[((long)i * in_channels + o) * taps + (kernel - 1 - r) * kernel +
+                                 (kernel - 1 - s)]
+                             : w[((long)o * in_channels + i) * taps + r * kernel + s];
+        // G g, then (G g) G^T, each sum over G's nonzero coefficients in order (for 3x3 the
+        // halves make these exact scalings of g's sums). The sums start at -0, which adding
+        // leaves every value as it is, so that the compiler drops the first addition.
         float t[6][5];
-        for (int s = 0; s < 5; s++) {
-          const float a = g[0][s], c = g[1][s], d = g[2][s], e = g[3][s], f = g[4][s];
-          t[0][s] = a / 4;
-          t[1][s] = -(a + c + d + e + f) / 6;
-          t[2][s] = -(a - c + d - e + f) / 6;
-          t[3][s] = a / 24 + c / 12 + d / 6 + e / 3 + f * (2.0f / 3);
-          t[4][s] = a / 24 - c / 12 + d / 6 - e / 3 + f * (2.0f / 3);
-          t[5][s] = f;
-        }
-        for (int r = 0; r < 6; r++) {
-          const float a = t[r][0], c = t[r][1], d = t[r][2], e = t[r][3], f = t[r][4];
-          u[r * 6 + 0][lane] = a / 4;
-          u[r * 6 + 1][lane] = -(a + c + d + e + f) / 6;
-          u[r * 6 + 2][lane] = -(a - c + d - e + f) / 6;
-          u[r * 6 + 3][lane] = a / 24 + c / 12 + d / 6 + e / 3 + f * (2.0f / 3);
-          u[r * 6 + 4][lane] = a / 24 - c / 12 + d / 6 - e / 3 + f * (2.0f / 3);
-          u[r * 6 + 5][lane] = f;
-        }
+        for (int r = 0; r < side; r++)
+          for (int s = 0; s < kernel; s++) {
+            float sum = -0.0f;
+            for (int j = 0; j < kernel; j++)
+              if (G[r * kernel + j] != 0) sum += G[r * kernel + j] * g[j][s];
+            t[r][s] = sum;
+          }
+        for (int r = 0; r < side; r++)
+          for (int c = 0; c < side; c++) {
+            float sum = -0.0f;
+            for (int j = 0; j < kernel; j++)
+              if (G[c * kernel + j] != 0) sum += t[r][j] * G[c * kernel + j];
+            u[r * side + c][lane] = sum;
+          }
       }
-      for (int xi = 0; xi < 36; xi++)
-        memcpy(packed + (((long)b * 36 + xi) * ins + i) * 16, u[xi], sizeof(u[xi]));
+      for (int xi = 0; xi < positions; xi++)
+        memcpy(packed + (((long)b * positions + xi) * ins + i) * 16, u[xi], sizeof(u[xi]));
     }
 }
 
 void winograd_convolution_pack(int kernel, const float *w, int out_channels, int in_channels,
                                int turned, int block_begin, int block_end, float *packed) {
-  if (kernel == 5) {
-    pack_5x5(w, out_channels, in_channels, turned, block_begin, block_end, packed);
-    return;
-  }
-  const int outs = turned ? in_channels : out_channels, ins = turned ? out_channels : in_channels;
-  for (int b = block_begin; b < block_end; b++)
-    for (int i = 0; i < ins; i++) {
-      // The block's 16 output channels' transforms of input channel i, lane by lane, then
-      // written a position (16 lanes, one cache line) at a time.
-      float u[16][16];
-      for (int lane = 0; lane < 16; lane++) {
-        const int o = b * 16 + lane;
-        if (o >= outs) {
-          for (int xi = 0; xi < 16; xi++) u[xi][lane] = 0;
-          continue;
-        }
-        float g[3][3];
-        for (int r = 0; r < 3; r++)
-          for (int s = 0; s < 3; s++)
-            // turned[o][i][r][s] = w[i][o][2 - r][2 - s].
-            g[r][s] = turned ? w[((long)i * in_channels + o) * 9 + (2 - r) * 3 + (2 - s)]
-                             : w[((long)o * in_channels + i) * 9 + r * 3 + s];
-        // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2; then the same on the
-        // columns.
-        float t[4][3];
-        for (int s = 0; s < 3; s++) {
-          t[0][s] = g[0][s];
-          t[1][s] = 0.5f * (g[0][s] + g[1][s] + g[2][s]);
-          t[2][s] = 0.5f * (g[0][s] - g[1][s] + g[2][s]);
-          t[3][s] = g[2][s];
-        }
-        for (int r = 0; r < 4; r++) {
-          u[r * 4 + 0][lane] = t[r][0];
-          u[r * 4 + 1][lane] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-          u[r * 4 + 2][lane] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-          u[r * 4 + 3][lane] = t[r][2];
-        }
-      }
-      for (int xi = 0; xi < 16; xi++)
-        memcpy(packed + (((long)b * 16 + xi) * ins + i) * 16, u[xi], sizeof(u[xi]));
-    }
+  if (kernel == 5)
+    pack_blocks(5, &G5[0][0], w, out_channels, in_channels, turned, block_begin, block_end,
+                packed);
+  else
+    pack_blocks(3, &G3[0][0], w, out_channels, in_channels, turned, block_begin, block_end,
+                packed);
 }
 
 // Tiles along an axis of `size` pixels, and the framed size (`pad` pixels of padding before,
@@ -696,14 +675,6 @@ __attribute__((target("avx512f"))) static void add_weight_gradient_avx512(
 #endif
 
 #if defined(__x86_64__)
-// F(2x2, 5x5)'s G (6x5), the same as the kernel transform's.
-static const float G5[6][5] = {{1.0f / 4, 0, 0, 0, 0},
-                               {-1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6},
-                               {-1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6},
-                               {1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3},
-                               {1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3},
-                               {0, 0, 0, 0, 1}};
-
 __attribute__((target("avx512f"))) static void add_weight_gradient_5x5_avx512(
     const float *sums, int parts, long part_floats, int channels, int out_channels, int k_begin,
     int k_end, float *dw) {

@@ -46,7 +46,10 @@ typedef struct {
 static pthread_mutex_t submit_lock = PTHREAD_MUTEX_INITIALIZER;
 static slot_t *slots;         // `worker_count` slots; only changed under `submit_lock`
 static int worker_count;
-static _Atomic long spin_ns = 200000;
+// How long an idle worker spins for the next region before it sleeps, and the submitter for
+// a worker's part before it sleeps: long enough to span the serial work between a step's
+// regions (BENCHMARKS.md, Session 25, sweeps it).
+static const long spin_ns = 200000;
 
 static long now_ns(void) {
   struct timespec ts;
@@ -60,7 +63,7 @@ static void *worker_main(void *argument) {
   for (;;) {
     unsigned long generation = atomic_load_explicit(&slot->generation, memory_order_acquire);
     if (generation == seen) {
-      long deadline = now_ns() + atomic_load_explicit(&spin_ns, memory_order_relaxed);
+      long deadline = now_ns() + spin_ns;
       for (int i = 0;; i++) {
         cpu_relax();
         generation = atomic_load_explicit(&slot->generation, memory_order_acquire);
@@ -165,7 +168,7 @@ int worker_pool_run(int workers, long parts, worker_pool_task task, void *contex
     // Parts are split evenly, so the worker's usually ends within microseconds of ours;
     // past the spin time (a worker that was asleep or preempted, a long uneven part),
     // sleep rather than hold the core.
-    long deadline = now_ns() + atomic_load_explicit(&spin_ns, memory_order_relaxed);
+    long deadline = now_ns() + spin_ns;
     int finished = 0;
     for (int i = 0; !finished; i++) {
       cpu_relax();
@@ -182,8 +185,4 @@ int worker_pool_run(int workers, long parts, worker_pool_task task, void *contex
   }
   pthread_mutex_unlock(&submit_lock);
   return 1;
-}
-
-void worker_pool_set_spin_microseconds(long microseconds) {
-  atomic_store_explicit(&spin_ns, microseconds * 1000, memory_order_relaxed);
 }

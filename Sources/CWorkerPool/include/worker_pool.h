@@ -15,9 +15,4 @@ typedef void (*worker_pool_task)(void *context, long part);
 /// less one); a change stops the old workers and starts new ones.
 int worker_pool_run(int workers, long parts, worker_pool_task task, void *context);
 
-/// How long, in microseconds, an idle worker spins waiting for the next region before it
-/// sleeps. Regions of a training step follow each other within microseconds; a sleeping
-/// worker costs its waker a system call and itself a context switch on every region.
-void worker_pool_set_spin_microseconds(long microseconds);
-
 #endif
