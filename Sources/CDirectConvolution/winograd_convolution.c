@@ -632,86 +632,80 @@ void winograd_convolution_weight_gradient(int kernel, const float *x, const floa
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) static void add_weight_gradient_avx512(
-    const float *sums, int parts, long part_floats, int channels, int out_channels, int k_begin,
-    int k_end, float *dw) {
+// `winograd_convolution_add_weight_gradient` for one kernel size, inlined at each call with
+// `kernel` constant.
+__attribute__((target("avx512f"), always_inline)) static inline void add_weight_gradient_blocks(
+    const int kernel, const float *sums, int parts, long part_floats, int channels,
+    int out_channels, int k_begin, int k_end, float *dw) {
   const long cp = padded_channels(channels), kp = padded_channels(out_channels);
+  const int side = kernel + 1, positions = side * side, taps = kernel * kernel;
   // 16 output channels of one input channel at a time, in vectors: k_begin is a multiple of
   // 16 but for the caller's last range.
   for (int k0 = k_begin; k0 < k_end; k0 += 16) {
     const int lanes = k_end - k0 < 16 ? k_end - k0 : 16;
     for (int c = 0; c < channels; c++) {
-      // The parts' sums in order, then G^T u G: rows u0 + (u1 + u2) / 2, (u1 - u2) / 2,
-      // (u1 + u2) / 2 + u3, then the same on the columns.
-      __m512 u[4][4], t[3][4];
-      for (int xi = 0; xi < 16; xi++) {
+      // The parts' sums in order, then G^T u G.
+      __m512 u[6][6];
+      for (int xi = 0; xi < positions; xi++) {
         const float *at = sums + ((long)xi * cp + c) * kp + k0;
         __m512 total = _mm512_loadu_ps(at);
         for (int part = 1; part < parts; part++)
           total = _mm512_add_ps(total, _mm512_loadu_ps(at + part * part_floats));
-        u[xi / 4][xi % 4] = total;
+        u[xi / side][xi % side] = total;
       }
-      const __m512 half = _mm512_set1_ps(0.5f);
-      for (int j = 0; j < 4; j++) {
-        const __m512 plus = _mm512_mul_ps(half, _mm512_add_ps(u[1][j], u[2][j]));
-        t[0][j] = _mm512_add_ps(u[0][j], plus);
-        t[1][j] = _mm512_mul_ps(half, _mm512_sub_ps(u[1][j], u[2][j]));
-        t[2][j] = _mm512_add_ps(plus, u[3][j]);
-      }
-      float out[9][16];
-      for (int r = 0; r < 3; r++) {
-        const __m512 plus = _mm512_mul_ps(half, _mm512_add_ps(t[r][1], t[r][2]));
-        _mm512_storeu_ps(out[r * 3 + 0], _mm512_add_ps(t[r][0], plus));
-        _mm512_storeu_ps(out[r * 3 + 1], _mm512_mul_ps(half, _mm512_sub_ps(t[r][1], t[r][2])));
-        _mm512_storeu_ps(out[r * 3 + 2], _mm512_add_ps(plus, t[r][3]));
+      float out[25][16];
+      if (kernel == 5) {
+        // t = G^T u (5x6), out = t G (5x5), over G's nonzero coefficients.
+        __m512 t[5][6];
+        for (int r = 0; r < 5; r++)
+          for (int j = 0; j < 6; j++) {
+            __m512 sum = _mm512_setzero_ps();
+            for (int i = 0; i < 6; i++)
+              if (G5[i][r] != 0) sum = _mm512_fmadd_ps(_mm512_set1_ps(G5[i][r]), u[i][j], sum);
+            t[r][j] = sum;
+          }
+        for (int r = 0; r < 5; r++)
+          for (int s = 0; s < 5; s++) {
+            __m512 sum = _mm512_setzero_ps();
+            for (int j = 0; j < 6; j++)
+              if (G5[j][s] != 0) sum = _mm512_fmadd_ps(t[r][j], _mm512_set1_ps(G5[j][s]), sum);
+            _mm512_storeu_ps(out[r * 5 + s], sum);
+          }
+      } else {
+        // Rows u0 + (u1 + u2) / 2, (u1 - u2) / 2, (u1 + u2) / 2 + u3, then the same on the
+        // columns.
+        __m512 t[3][4];
+        const __m512 half = _mm512_set1_ps(0.5f);
+        for (int j = 0; j < 4; j++) {
+          const __m512 plus = _mm512_mul_ps(half, _mm512_add_ps(u[1][j], u[2][j]));
+          t[0][j] = _mm512_add_ps(u[0][j], plus);
+          t[1][j] = _mm512_mul_ps(half, _mm512_sub_ps(u[1][j], u[2][j]));
+          t[2][j] = _mm512_add_ps(plus, u[3][j]);
+        }
+        for (int r = 0; r < 3; r++) {
+          const __m512 plus = _mm512_mul_ps(half, _mm512_add_ps(t[r][1], t[r][2]));
+          _mm512_storeu_ps(out[r * 3 + 0], _mm512_add_ps(t[r][0], plus));
+          _mm512_storeu_ps(out[r * 3 + 1], _mm512_mul_ps(half, _mm512_sub_ps(t[r][1], t[r][2])));
+          _mm512_storeu_ps(out[r * 3 + 2], _mm512_add_ps(plus, t[r][3]));
+        }
       }
       for (int lane = 0; lane < lanes; lane++) {
-        float *d = dw + ((long)(k0 + lane) * channels + c) * 9;
-        for (int tap = 0; tap < 9; tap++) d[tap] += out[tap][lane];
+        float *d = dw + ((long)(k0 + lane) * channels + c) * taps;
+        for (int tap = 0; tap < taps; tap++) d[tap] += out[tap][lane];
       }
     }
   }
 }
-#endif
 
-#if defined(__x86_64__)
-__attribute__((target("avx512f"))) static void add_weight_gradient_5x5_avx512(
-    const float *sums, int parts, long part_floats, int channels, int out_channels, int k_begin,
-    int k_end, float *dw) {
-  const long cp = padded_channels(channels), kp = padded_channels(out_channels);
-  for (int k0 = k_begin; k0 < k_end; k0 += 16) {
-    const int lanes = k_end - k0 < 16 ? k_end - k0 : 16;
-    for (int c = 0; c < channels; c++) {
-      // The parts' sums in order, then G^T u G: t = G^T u (5x6), out = t G (5x5).
-      __m512 u[6][6], t[5][6];
-      for (int xi = 0; xi < 36; xi++) {
-        const float *at = sums + ((long)xi * cp + c) * kp + k0;
-        __m512 total = _mm512_loadu_ps(at);
-        for (int part = 1; part < parts; part++)
-          total = _mm512_add_ps(total, _mm512_loadu_ps(at + part * part_floats));
-        u[xi / 6][xi % 6] = total;
-      }
-      for (int r = 0; r < 5; r++)
-        for (int j = 0; j < 6; j++) {
-          __m512 sum = _mm512_setzero_ps();
-          for (int i = 0; i < 6; i++)
-            if (G5[i][r] != 0) sum = _mm512_fmadd_ps(_mm512_set1_ps(G5[i][r]), u[i][j], sum);
-          t[r][j] = sum;
-        }
-      float out[25][16];
-      for (int r = 0; r < 5; r++)
-        for (int s = 0; s < 5; s++) {
-          __m512 sum = _mm512_setzero_ps();
-          for (int j = 0; j < 6; j++)
-            if (G5[j][s] != 0) sum = _mm512_fmadd_ps(t[r][j], _mm512_set1_ps(G5[j][s]), sum);
-          _mm512_storeu_ps(out[r * 5 + s], sum);
-        }
-      for (int lane = 0; lane < lanes; lane++) {
-        float *d = dw + ((long)(k0 + lane) * channels + c) * 25;
-        for (int tap = 0; tap < 25; tap++) d[tap] += out[tap][lane];
-      }
-    }
-  }
+__attribute__((target("avx512f"))) static void add_weight_gradient_avx512(
+    int kernel, const float *sums, int parts, long part_floats, int channels, int out_channels,
+    int k_begin, int k_end, float *dw) {
+  if (kernel == 5)
+    add_weight_gradient_blocks(5, sums, parts, part_floats, channels, out_channels, k_begin,
+                               k_end, dw);
+  else
+    add_weight_gradient_blocks(3, sums, parts, part_floats, channels, out_channels, k_begin,
+                               k_end, dw);
 }
 #endif
 
@@ -719,12 +713,8 @@ void winograd_convolution_add_weight_gradient(int kernel, const float *sums, int
                                               long part_floats, int channels, int out_channels,
                                               int k_begin, int k_end, float *dw) {
 #if defined(__x86_64__)
-  if (kernel == 5)
-    add_weight_gradient_5x5_avx512(sums, parts, part_floats, channels, out_channels, k_begin,
-                                   k_end, dw);
-  else
-    add_weight_gradient_avx512(sums, parts, part_floats, channels, out_channels, k_begin, k_end,
-                               dw);
+  add_weight_gradient_avx512(kernel, sums, parts, part_floats, channels, out_channels, k_begin,
+                             k_end, dw);
 #else
   (void)kernel; (void)sums; (void)parts; (void)part_floats; (void)channels; (void)out_channels;
   (void)k_begin; (void)k_end; (void)dw;

@@ -70,8 +70,9 @@ enum WinogradConvolution {
   /// kernel has 3n - 2 live taps summed over an axis of n positions (a 5x5 one 5n - 6 from
   /// n = 2 on), and the tiles cover ceil(n / 2) windows of kernel + 1 pixels an axis.
   static func multiplyRatio(height: Int, width: Int, kernel: Int) -> Double {
+    // Tap j meets the plane at n - |j - kernel / 2| of the n positions.
     func liveTaps(_ n: Int) -> Int {
-      (0..<n).reduce(0) { sum, p in sum + (0..<kernel).filter { (0..<n).contains(p + $0 - kernel / 2) }.count }
+      (0..<kernel).reduce(0) { sum, j in sum + max(0, n - abs(j - kernel / 2)) }
     }
     let direct = Double(liveTaps(height) * liveTaps(width))
     let tiles = Double((kernel + 1) * (kernel + 1) * ((height + 1) / 2) * ((width + 1) / 2))
