@@ -175,45 +175,31 @@ __attribute__((target("avx512f"))) static void frame_channel_last(
   }
 }
 
-// Input transform B^T d B of the 4x4 windows of `entries` tiles (image by image, row by
-// row) of channel-last frames, 16 channels to a vector: tile e's position xi at
-// v + e * v_tile + xi * v_position.
-__attribute__((target("avx512f"))) static void transform_input(
-    const float *frames, int entries, int height, int width, int cp, float *v, long v_tile,
-    long v_position) {
-  const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
-  const int framed_w = framed_along(width, 1);
-  const long framed = (long)framed_along(height, 1) * framed_w;
-  for (int e = 0; e < entries; e++) {
-    const int mi = e / tiles_image, t = e % tiles_image;
-    const int ty = t / tiles_w, tx = t % tiles_w;
-    const float *corner = frames + mi * framed * cp + ((long)2 * ty * framed_w + 2 * tx) * cp;
-    float *ve = v + (long)e * v_tile;
-    for (int c0 = 0; c0 < cp; c0 += 16) {
-      __m512 d[4][4], r[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-          d[i][j] = _mm512_loadu_ps(corner + ((long)i * framed_w + j) * cp + c0);
-      for (int j = 0; j < 4; j++) {
-        r[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-        r[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-        r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-        r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-      }
-      for (int i = 0; i < 4; i++) {
-        float *vi = ve + (long)(i * 4) * v_position + c0;
-        _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
-        _mm512_storeu_ps(vi + v_position, _mm512_add_ps(r[i][1], r[i][2]));
-        _mm512_storeu_ps(vi + 2 * v_position, _mm512_sub_ps(r[i][2], r[i][1]));
-        _mm512_storeu_ps(vi + 3 * v_position, _mm512_sub_ps(r[i][1], r[i][3]));
-      }
-    }
+// F(2x2, 3x3)'s input transform B^T d B of one 4x4 window, 16 channels: the window's
+// pixel (i, j) at corner + (i * framed_w + j) * cp, position xi written at
+// out + xi * v_position.
+__attribute__((target("avx512f"), always_inline)) static inline void transform_window_4x4(
+    const float *corner, int framed_w, int cp, float *out, long v_position) {
+  __m512 d[4][4], r[4][4];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) d[i][j] = _mm512_loadu_ps(corner + ((long)i * framed_w + j) * cp);
+  for (int j = 0; j < 4; j++) {
+    r[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+    r[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+    r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+    r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+  }
+  for (int i = 0; i < 4; i++) {
+    float *vi = out + (long)(i * 4) * v_position;
+    _mm512_storeu_ps(vi, _mm512_sub_ps(r[i][0], r[i][2]));
+    _mm512_storeu_ps(vi + v_position, _mm512_add_ps(r[i][1], r[i][2]));
+    _mm512_storeu_ps(vi + 2 * v_position, _mm512_sub_ps(r[i][2], r[i][1]));
+    _mm512_storeu_ps(vi + 3 * v_position, _mm512_sub_ps(r[i][1], r[i][3]));
   }
 }
 
-// F(2x2, 5x5)'s input transform B^T d B of the 6x6 windows, laid out as `transform_input`'s
-// (36 positions). B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
-// 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+// F(2x2, 5x5)'s B^T applied to six vectors. B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0;
+// 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
 __attribute__((target("avx512f"), always_inline)) static inline void transform6(
     const __m512 d[6], __m512 r[6]) {
   const __m512 four = _mm512_set1_ps(4), five = _mm512_set1_ps(5), two = _mm512_set1_ps(2);
@@ -228,32 +214,44 @@ __attribute__((target("avx512f"), always_inline)) static inline void transform6(
   r[5] = _mm512_add_ps(_mm512_fnmadd_ps(five, d[3], _mm512_mul_ps(four, d[1])), d[5]);
 }
 
-__attribute__((target("avx512f"))) static void transform_input_6x6(
-    const float *frames, int entries, int height, int width, int cp, float *v, long v_tile,
-    long v_position) {
+// F(2x2, 5x5)'s input transform of one 6x6 window, laid out as `transform_window_4x4`'s
+// (36 positions): the columns first (r[i][j] = (B^T d)[i][j]), then each row of r by B.
+__attribute__((target("avx512f"), always_inline)) static inline void transform_window_6x6(
+    const float *corner, int framed_w, int cp, float *out, long v_position) {
+  __m512 r[6][6];
+  for (int j = 0; j < 6; j++) {
+    __m512 d[6], q[6];
+    for (int i = 0; i < 6; i++) d[i] = _mm512_loadu_ps(corner + ((long)i * framed_w + j) * cp);
+    transform6(d, q);
+    for (int i = 0; i < 6; i++) r[i][j] = q[i];
+  }
+  for (int i = 0; i < 6; i++) {
+    __m512 q[6];
+    transform6(r[i], q);
+    float *vi = out + (long)(i * 6) * v_position;
+    for (int j = 0; j < 6; j++) _mm512_storeu_ps(vi + j * v_position, q[j]);
+  }
+}
+
+// Input transform B^T d B of the windows of `entries` tiles (image by image, row by row) of
+// channel-last frames (framed with the kernel's padding), 16 channels to a vector: tile
+// e's position xi at v + e * v_tile + xi * v_position.
+__attribute__((target("avx512f"))) static void transform_input(
+    int kernel, const float *frames, int entries, int height, int width, int cp, float *v,
+    long v_tile, long v_position) {
   const int tiles_w = tiles_along(width), tiles_image = tiles_along(height) * tiles_w;
-  const int framed_w = framed_along(width, 2);
-  const long framed = (long)framed_along(height, 2) * framed_w;
+  const int framed_w = framed_along(width, kernel / 2);
+  const long framed = (long)framed_along(height, kernel / 2) * framed_w;
   for (int e = 0; e < entries; e++) {
     const int mi = e / tiles_image, t = e % tiles_image;
     const int ty = t / tiles_w, tx = t % tiles_w;
     const float *corner = frames + mi * framed * cp + ((long)2 * ty * framed_w + 2 * tx) * cp;
     float *ve = v + (long)e * v_tile;
     for (int c0 = 0; c0 < cp; c0 += 16) {
-      // Columns first (r[i][j] = (B^T d)[i][j]), then each row of r by B.
-      __m512 r[6][6];
-      for (int j = 0; j < 6; j++) {
-        __m512 d[6], q[6];
-        for (int i = 0; i < 6; i++) d[i] = _mm512_loadu_ps(corner + ((long)i * framed_w + j) * cp + c0);
-        transform6(d, q);
-        for (int i = 0; i < 6; i++) r[i][j] = q[i];
-      }
-      for (int i = 0; i < 6; i++) {
-        __m512 q[6];
-        transform6(r[i], q);
-        float *vi = ve + (long)(i * 6) * v_position + c0;
-        for (int j = 0; j < 6; j++) _mm512_storeu_ps(vi + j * v_position, q[j]);
-      }
+      if (kernel == 5)
+        transform_window_6x6(corner + c0, framed_w, cp, ve + c0, v_position);
+      else
+        transform_window_4x4(corner + c0, framed_w, cp, ve + c0, v_position);
     }
   }
 }
@@ -318,10 +316,7 @@ __attribute__((target("avx512f"))) static void winograd_forward_avx512(
     frame_channel_last(x + (long)n0 * channels * in_pixels, count_images, channels, height,
                        width, pad, cp, frames);
     const int entries = count_images * tiles_image;
-    if (kernel == 5)
-      transform_input_6x6(frames, entries, height, width, cp, v, v_tile, v_position);
-    else
-      transform_input(frames, entries, height, width, cp, v, v_tile, v_position);
+    transform_input(kernel, frames, entries, height, width, cp, v, v_tile, v_position);
     // A pair of output-channel blocks at a time over every tile of the block, so that its
     // transformed weights are read from the cache for every step.
     const int runs = (entries + MAX_RUN - 1) / MAX_RUN;
@@ -533,10 +528,7 @@ __attribute__((target("avx512f"))) static void winograd_weight_gradient_avx512(
     const int entries = count_images * tiles_image;
     frame_channel_last(x + (long)n0 * channels * in_pixels, count_images, channels, height,
                        width, pad, cp, frames);
-    if (kernel == 5)
-      transform_input_6x6(frames, entries, height, width, cp, v, cp, tiles * cp);
-    else
-      transform_input(frames, entries, height, width, cp, v, cp, tiles * cp);
+    transform_input(kernel, frames, entries, height, width, cp, v, cp, tiles * cp);
     frame_channel_last(dz + (long)n0 * out_channels * in_pixels, count_images, out_channels,
                        height, width, 1, kp, gradient_frames);
     // The output gradient's transform A dY A^T of each tile's 2x2 pixels (those past the
