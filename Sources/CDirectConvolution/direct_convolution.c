@@ -3,6 +3,7 @@
 #include "channel_blocks.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -326,8 +327,13 @@ long direct_convolution_weight_gradient_scratch_floats(int images, int height, i
 // from L2 (the chunk is 256 KiB); at 8 taps, groups of 5 and 4 read them twice, and the
 // tiles ran about a fifth slower at 8x8 and 16x16.
 #define MAX_TAPS 9
-// Floats of the transposed output gradient a thread's tiles read at a time.
-#define GRADIENT_CHUNK_FLOATS 65536
+// Floats of the transposed output gradient a thread's tiles read at a time: half the core's
+// L2, so that the chunk stays there while every channel reads it (the cache's size from the
+// C library; a quarter MiB where it does not say).
+static long gradient_chunk_floats(void) {
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return l2 > 0 ? l2 / 2 / (long)sizeof(float) : 65536;
+}
 
 #if defined(__x86_64__)
 // One tile of the weight gradient: `group` live taps (frame offsets `tap_offset`, indices
@@ -338,7 +344,7 @@ long direct_convolution_weight_gradient_scratch_floats(int images, int height, i
 __attribute__((target("avx512f"), always_inline)) static inline void gradient_tile(
     const int group, const int in_order, const float *frames, int entries,
     const int *frame_offset, const int *gradient_offset, int row, const int *tap_offset,
-    const int *tap, const float *dz_t, int pair, float *acc) {
+    const int *tap, const float *dz_t, const int pair, float *acc) {
   __m512 a0[MAX_TAPS], a1[MAX_TAPS];
   int at[MAX_TAPS];
   for (int j = 0; j < group; j++) {
@@ -360,6 +366,58 @@ __attribute__((target("avx512f"), always_inline)) static inline void gradient_ti
     float *sum = acc + 32 * tap[j];
     _mm512_storeu_ps(sum, _mm512_add_ps(_mm512_loadu_ps(sum), a0[j]));
     if (pair) _mm512_storeu_ps(sum + 16, _mm512_add_ps(_mm512_loadu_ps(sum + 16), a1[j]));
+  }
+}
+
+// The 16x16 block `r` transposed in registers: lane j of r[i] goes to lane i of r[j].
+__attribute__((target("avx512f"), always_inline)) static inline void transpose_16x16(
+    __m512 r[16]) {
+  __m512 t[16];
+  // Pairs of rows interleaved, then pairs of pairs: each 128-bit lane of the result holds a
+  // 4x4 block transposed.
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  // Then the 4x4 grid of 128-bit blocks transposed, in two steps of 128-bit shuffles.
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], _MM_SHUFFLE(2, 0, 2, 0));
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], _MM_SHUFFLE(3, 1, 3, 1));
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], _MM_SHUFFLE(2, 0, 2, 0));
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], _MM_SHUFFLE(2, 0, 2, 0));
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], _MM_SHUFFLE(3, 1, 3, 1));
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], _MM_SHUFFLE(2, 0, 2, 0));
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], _MM_SHUFFLE(3, 1, 3, 1));
+  }
+}
+
+// Adds one block's tap sums (`acc[32 * t + o]`: lane o of tap t) to `db[o * dw_stride + t]`
+// for its `lanes` channels: 16 taps at a time transposed in registers, then each channel's
+// taps added as one masked vector. Element by element, the compiler made the strided reads
+// gathers, which this CPU runs slowly.
+__attribute__((target("avx512f"))) static void add_transposed(const float *acc, int taps,
+                                                              int lanes, float *db,
+                                                              long dw_stride) {
+  for (int t0 = 0; t0 < taps; t0 += 16) {
+    const int count = taps - t0 < 16 ? taps - t0 : 16;
+    const __mmask16 mask = (__mmask16)((1u << count) - 1);
+    __m512 r[16];
+    for (int i = 0; i < 16; i++)
+      r[i] = i < count ? _mm512_loadu_ps(acc + 32 * (t0 + i)) : _mm512_setzero_ps();
+    transpose_16x16(r);
+    for (int o = 0; o < lanes; o++) {
+      float *d = db + o * dw_stride + t0;
+      _mm512_mask_storeu_ps(d, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, d), r[o]));
+    }
   }
 }
 
@@ -392,9 +450,8 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
   // Images whose transposed output gradient (about 256 KiB) stays in cache while every
   // channel, pair of blocks and group of taps reads it: taken whole, ResNet-18's at 64 px
   // (4 MiB) came from memory once per tile and ran at a third of the unfolding's speed.
-  const long per_image = out_pixels * row;
-  const int most =
-      per_image >= GRADIENT_CHUNK_FLOATS ? 1 : (int)(GRADIENT_CHUNK_FLOATS / per_image);
+  const long per_image = out_pixels * row, chunk_floats = gradient_chunk_floats();
+  const int most = per_image >= chunk_floats ? 1 : (int)(chunk_floats / per_image);
   const int chunks = (images + most - 1) / most, chunk = (images + chunks - 1) / chunks;
   if (pad_h > 0 || pad_w > 0) memset(frames, 0, sizeof(float) * (size_t)chunk * framed);
   for (int n0 = 0; n0 < images; n0 += chunk) {
@@ -437,14 +494,16 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
         const int size = (cls.taps + groups - 1) / groups;
         for (int first = 0; first < cls.taps; first += size) {
           const int group = cls.taps - first < size ? cls.taps - first : size;
+#define GRADIENT_TILE_OF(G, WHOLE, PAIR)                                                      \
+  gradient_tile(G, WHOLE, frames, entries, fo, go, row, cls.tap_offset + first,               \
+                cls.tap + first, dzb, PAIR, acc)
 #define GRADIENT_TILE(G)                                                                      \
   case G:                                                                                     \
-    if (whole)                                                                                \
-      gradient_tile(G, 1, frames, entries, fo, go, row, cls.tap_offset + first,               \
-                    cls.tap + first, dzb, pair, acc);                                         \
-    else                                                                                      \
-      gradient_tile(G, 0, frames, entries, fo, go, row, cls.tap_offset + first,               \
-                    cls.tap + first, dzb, pair, acc);                                         \
+    if (whole) {                                                                              \
+      if (pair) GRADIENT_TILE_OF(G, 1, 1); else GRADIENT_TILE_OF(G, 1, 0);                    \
+    } else {                                                                                  \
+      if (pair) GRADIENT_TILE_OF(G, 0, 1); else GRADIENT_TILE_OF(G, 0, 0);                    \
+    }                                                                                         \
     break;
           switch (group) {
             GRADIENT_TILE(1) GRADIENT_TILE(2) GRADIENT_TILE(3) GRADIENT_TILE(4)
@@ -452,16 +511,14 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
             GRADIENT_TILE(9)
           }
 #undef GRADIENT_TILE
+#undef GRADIENT_TILE_OF
         }
       }
       // Lane o of tap t's vectors is output channel b * 16 + o (the pair's second block in
       // lanes 16-31): added to dw[o][c][t].
-      for (int half = 0; half <= pair; half++) {
-        const int lanes = block_lanes(out_channels, b + half);
-        float *db = dw + (long)(b + half) * 16 * dw_stride + (long)c * taps;
-        for (int o = 0; o < lanes; o++)
-          for (int t = 0; t < taps; t++) db[o * dw_stride + t] += acc[32 * t + 16 * half + o];
-      }
+      for (int half = 0; half <= pair; half++)
+        add_transposed(acc + 16 * half, taps, block_lanes(out_channels, b + half),
+                       dw + (long)(b + half) * 16 * dw_stride + (long)c * taps, dw_stride);
     }
    }
   }
