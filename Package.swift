@@ -47,6 +47,8 @@ let package = Package(
     .target(name: "CMachinePeak"),
     // Stride-1 convolutions of small planes with AVX-512 (C for the same reason).
     .target(name: "CDirectConvolution", cSettings: [.unsafeFlags(["-O3"])]),
+    // Fully connected layers' forward pass for batches of up to 64 (AVX-512, C likewise).
+    .target(name: "CDenseKernel", cSettings: [.unsafeFlags(["-O3"])]),
     .target(name: "CCrashTrace"),
     // The engine's worker threads, which spin between a step's parallel regions (C for its
     // atomics and condition variables without Swift's concurrency checking).
@@ -56,7 +58,8 @@ let package = Package(
     // The deep-learning engine: tensors, autograd, layers, kernels, training.
     .target(
       name: "Engine", dependencies: [
-        "Common", "COpenBLAS", "CMachinePeak", "CDirectConvolution", "CWorkerPool",
+        "Common", "COpenBLAS", "CMachinePeak", "CDirectConvolution", "CDenseKernel",
+        "CWorkerPool",
       ],
       swiftSettings: kernelSettings),
     // Fashion-MNIST: IDX files, checks, resizing, shuffled batches.

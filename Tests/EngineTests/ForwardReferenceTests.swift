@@ -237,10 +237,14 @@ extension EngineTests {
       #expect(m.shape == [1, 1, 2, 2] && m.scalars.allSatisfy { $0 == -1 })
     }
 
-    @Test(arguments: [(true, Activation.none), (false, .relu), (true, .sigmoid)])
-    func denseMatchesReference(bias: Bool, activation: Activation) {
+    /// The last two shapes take `SkinnyDense` on AVX-512 CPUs (33 to 64 rows, a million
+    /// weights or more): 1027 outputs end in a partial tile, split between the threads.
+    @Test(arguments: [
+      (true, Activation.none, 5, 7, 3), (false, .relu, 5, 7, 3), (true, .sigmoid, 5, 7, 3),
+      (true, .relu, 40, 1024, 1027), (false, .none, 64, 512, 2048),
+    ])
+    func denseMatchesReference(bias: Bool, activation: Activation, n: Int, inF: Int, outF: Int) {
       var rng = TestRNG(25)
-      let (n, inF, outF) = (5, 7, 3)
       let x = rng.uniform([n, inF])
       let w = rng.uniform([outF, inF])
       let b: Tensor? = bias ? rng.uniform([outF]) : nil
