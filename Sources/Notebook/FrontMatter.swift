@@ -125,6 +125,11 @@ extension FrontMatter {
     var titleIsLast = false
     while let raw = lines.next() {
       let line = trimmed(raw)
+      // YAML (libyaml's 1.1) also breaks lines at a lone carriage return, NEL, and the
+      // Unicode line and paragraph separators: a title "continued" past one of them is
+      // folded there, which this line-by-line reading would not do.
+      guard !line.unicodeScalars.contains(where: { "\r\u{85}\u{2028}\u{2029}".unicodeScalars.contains($0) })
+      else { return nil }
       if line == "---" { break }
       guard let c = line.first, c != "#" else { continue }
       if c == " " {

@@ -37,11 +37,15 @@ import Testing
       "ranges: {a: 'x''}\ntitle: T'}",  // an escaped quote that seems to close one
       "- title: in a list",
       "\"title\": T",
+      // Line breaks to YAML inside a line (found by the fuzzer): YAML folds them to a space.
+      "title: Two\r lines", "title: Two\u{85} lines", "title: Two\u{2028} lines",
+      "title: Two\u{2029} lines", "note: x\rtitle: T",
     ]
     for yaml in declined {
       #expect(FrontMatter.plainTitle(ofChapter: chapter(yaml)) == nil, "\(yaml)")
     }
     #expect(FrontMatter.title(ofChapter: chapter("title: Two\n  lines")) == "Two lines")
+    #expect(FrontMatter.title(ofChapter: chapter("title: Two\r lines")) == "Two lines")
     #expect(FrontMatter.title(ofChapter: "# No front matter\n") == nil)
   }
 }
