@@ -15,15 +15,6 @@
 // double-precision reference by more than 1e-5 where OpenBLAS's stayed within it.
 #define K_BLOCK 64
 
-int dense_kernel_available(void) {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
-#else
-  return 0;
-#endif
-}
-
 void dense_kernel_transpose_input(const float *x, int rows, int in_features, int k_begin,
                                   int k_end, float *xt) {
   for (int k = k_begin; k < k_end; k++) {

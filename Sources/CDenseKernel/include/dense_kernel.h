@@ -1,9 +1,8 @@
 #ifndef DENSE_KERNEL_H
 #define DENSE_KERNEL_H
 
-/// Whether this CPU runs `dense_kernel_forward` (AVX-512F); elsewhere the engine keeps its
-/// GEMM.
-int dense_kernel_available(void);
+/// The kernels need AVX-512F, the same test as `direct_convolution_available`; elsewhere the
+/// engine keeps its GEMM.
 
 /// The rows of a batch the kernel takes: its input and output columns are this many lanes.
 #define DENSE_KERNEL_ROWS 64

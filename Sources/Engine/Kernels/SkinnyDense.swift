@@ -13,7 +13,8 @@ import CDenseKernel
 /// The backward pass stays `dense`'s GEMMs. `ForwardReferenceTests` holds it to the naive
 /// loops on AVX-512 CPUs.
 enum SkinnyDense {
-  static let available = dense_kernel_available() != 0
+  /// AVX-512F, as for the direct convolution.
+  static let available = ChannelVectorConvolution.available
   static let rows = Int(DENSE_KERNEL_ROWS)
   static let tileRows = Int(DENSE_KERNEL_TILE_ROWS)
 
