@@ -328,7 +328,7 @@ long direct_convolution_weight_gradient_scratch_floats(int images, int height, i
 
 // Kernel taps a weight-gradient tile takes at once: a whole 3x3 kernel, with two vectors of
 // 16 output channels 18 accumulators. Each pixel's two vectors of the output gradient come
-// from L2 (the chunk is 256 KiB); at 8 taps, groups of 5 and 4 read them twice, and the
+// from L2 (the chunk is half of it); at 8 taps, groups of 5 and 4 read them twice, and the
 // tiles ran about a fifth slower at 8x8 and 16x16.
 #define MAX_TAPS 9
 // Floats of the transposed output gradient a thread's tiles read at a time: half the core's
@@ -451,7 +451,7 @@ __attribute__((target("avx512f"))) static void weight_gradient_avx512(
   const int classes = rows.groups * cols.groups;
   pixel_class cls;
   const long dw_stride = (long)channels * taps;
-  // Images whose transposed output gradient (about 256 KiB) stays in cache while every
+  // Images whose transposed output gradient (half the L2) stays in cache while every
   // channel, pair of blocks and group of taps reads it: taken whole, ResNet-18's at 64 px
   // (4 MiB) came from memory once per tile and ran at a third of the unfolding's speed.
   const long per_image = out_pixels * row, chunk_floats = gradient_chunk_floats();
